@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -19,6 +20,8 @@ pub struct Config {
     pub node: NodeConfig,
     /// Logging.
     pub log: LogConfig,
+    /// The message bus.
+    pub bus: BusConfig,
     /// Profile overlays: `[profile.prod]` holds keys that replace the ones above when the node
     /// runs with `--profile prod` (or `CADRE_PROFILE=prod`). Checked like the rest of the file.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -63,6 +66,7 @@ impl Config {
                 message,
             });
         }
+        self.bus.validate(&mut problems);
         problems
     }
 }
@@ -83,6 +87,103 @@ impl Default for NodeConfig {
             name: "cadre".into(),
             data_dir: PathBuf::from("cadre-data"),
         }
+    }
+}
+
+/// Which bus backend a node uses.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum BusBackend {
+    /// In-process only: fast, nothing survives the process.
+    Memory,
+    /// The embedded durable default: one SQLite file in the data directory.
+    #[default]
+    Sqlite,
+}
+
+/// The message bus.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct BusConfig {
+    /// `sqlite` (durable, the default) or `memory`.
+    pub backend: BusBackend,
+    /// The SQLite database file; default `<node.data_dir>/cadre.db`.
+    pub path: Option<PathBuf>,
+    /// How long a delivery stays leased before it may be redelivered, e.g. `"30s"`.
+    #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
+    pub lease: Duration,
+    /// Deliveries without an ack before a message is dead-lettered (at least 1).
+    pub max_deliveries: u32,
+    /// Duplicates (same idempotency key) inside this window are dropped, e.g. `"10m"`.
+    #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
+    pub dedupe_window: Duration,
+    /// The most unacknowledged deliveries one consumer may hold.
+    pub max_in_flight_per_consumer: usize,
+    /// The most unfinished messages per consumer group; publishers wait beyond it.
+    pub max_backlog: usize,
+    /// How long a publisher waits for room before failing with `overloaded`, e.g. `"5s"`.
+    #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
+    pub publish_timeout: Duration,
+    /// A waiting lower-priority message is served after being passed over this many times.
+    pub starvation_bound: u32,
+    /// Finished messages kept in memory for replay (the sqlite backend replays from disk).
+    pub retention: usize,
+}
+
+impl Default for BusConfig {
+    fn default() -> Self {
+        Self {
+            backend: BusBackend::Sqlite,
+            path: None,
+            lease: Duration::from_secs(30),
+            max_deliveries: 5,
+            dedupe_window: Duration::from_secs(600),
+            max_in_flight_per_consumer: 1024,
+            max_backlog: 1_000_000,
+            publish_timeout: Duration::from_secs(5),
+            starvation_bound: 8,
+            retention: 10_000,
+        }
+    }
+}
+
+impl BusConfig {
+    /// The database file: `path`, or `cadre.db` in the node's data directory.
+    pub fn database(&self, node: &NodeConfig) -> PathBuf {
+        self.path
+            .clone()
+            .unwrap_or_else(|| node.data_dir.join("cadre.db"))
+    }
+
+    fn validate(&self, problems: &mut Vec<Invalid>) {
+        let mut check = |ok: bool, key: &str, message: &str| {
+            if !ok {
+                problems.push(Invalid {
+                    key: format!("bus.{key}"),
+                    message: message.into(),
+                });
+            }
+        };
+        check(!self.lease.is_zero(), "lease", "must be longer than 0s");
+        check(
+            self.max_deliveries >= 1,
+            "max_deliveries",
+            "must be at least 1",
+        );
+        check(
+            self.max_in_flight_per_consumer >= 1,
+            "max_in_flight_per_consumer",
+            "must be at least 1",
+        );
+        check(self.max_backlog >= 1, "max_backlog", "must be at least 1");
+        check(
+            self.starvation_bound >= 1,
+            "starvation_bound",
+            "must be at least 1",
+        );
     }
 }
 
@@ -170,6 +271,11 @@ mod tests {
         let problems = c.validate();
         let keys: Vec<_> = problems.iter().map(|p| p.key.as_str()).collect();
         assert_eq!(keys, ["node.name", "log.level"]);
+        let mut c = Config::default();
+        c.bus.max_deliveries = 0;
+        c.bus.lease = Duration::ZERO;
+        let keys: Vec<_> = c.validate().into_iter().map(|p| p.key).collect();
+        assert_eq!(keys, ["bus.lease", "bus.max_deliveries"]);
         assert!(problems[1].message.contains("`loud` is not a level"));
     }
 

@@ -204,6 +204,12 @@ name_id!(
     Topic,
     "topic"
 );
+name_id!(
+    /// A consumer group: within a group each message goes to one consumer; every group sees
+    /// every message.
+    Group,
+    "consumer group"
+);
 
 #[cfg(test)]
 mod tests {

@@ -50,7 +50,8 @@ pub use envelope::{
 };
 pub use error::{Error, ErrorCode, Result};
 pub use id::{
-    AgentId, AgentKind, ConversationId, IdError, MAX_NAME_LEN, MessageId, TaskId, Topic, TraceId,
+    AgentId, AgentKind, ConversationId, Group, IdError, MAX_NAME_LEN, MessageId, TaskId, Topic,
+    TraceId,
 };
 pub use message::{Message, Payload};
 pub use priority::Priority;

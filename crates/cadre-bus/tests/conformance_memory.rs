@@ -1,0 +1,3 @@
+//! The conformance suite on the memory backend.
+
+cadre_bus::conformance_tests!(memory, cadre_bus::conformance::MemoryBackend);
