@@ -1,7 +1,6 @@
 //! Backends. `memory` and `sqlite` share the [`Core`] over the dispatch engine and differ in
 //! what they persist.
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -96,6 +95,90 @@ impl<P: Persist> Core<P> {
         &self.engine.opts
     }
 
+    /// Publishes one message; in memory, reservation and commit take the lock once.
+    pub(crate) async fn publish_one(
+        &self,
+        stream: &Topic,
+        envelope: Envelope,
+        dedupe: bool,
+    ) -> Result<Published, Error> {
+        if !P::IN_MEMORY {
+            return self
+                .publish_many(stream, vec![envelope], dedupe)
+                .await?
+                .pop()
+                .ok_or_else(|| Error::internal("publish returned no result"));
+        }
+        envelope.check_limits(&self.opts().limits)?;
+        let cell = self.engine.stream(stream);
+        let now = self.engine.now();
+        match self.try_publish_now(&cell, envelope, now, dedupe) {
+            Ok(published) => Ok(published),
+            // The slow path is boxed so the common path's future stays small.
+            Err(envelope) => Box::pin(self.publish_when_room(stream, cell, envelope, dedupe)).await,
+        }
+    }
+
+    /// Publishes at once in memory, or hands the envelope back when the backlog is full.
+    #[allow(clippy::result_large_err)] // the envelope comes back by value, like a SendError
+    fn try_publish_now(
+        &self,
+        cell: &StreamCell,
+        envelope: Envelope,
+        now: u64,
+        dedupe: bool,
+    ) -> Result<Published, Envelope> {
+        let mut state = cell.state.lock();
+        match state.reserve(&envelope, now, self.opts(), dedupe) {
+            Reservation::Offset(offset) => {
+                state.commit(
+                    Arc::new(Entry::new(offset, now, envelope)),
+                    now,
+                    self.opts(),
+                );
+                drop(state);
+                cell.wake_fetchers();
+                Ok(Published::Stored { offset })
+            }
+            Reservation::Duplicate(original) => Ok(Published::Duplicate { original }),
+            Reservation::Full => Err(envelope),
+        }
+    }
+
+    async fn publish_when_room(
+        &self,
+        stream: &Topic,
+        cell: Arc<StreamCell>,
+        mut envelope: Envelope,
+        dedupe: bool,
+    ) -> Result<Published, Error> {
+        loop {
+            let room = cell
+                .wait_for(Wake::Space, self.opts().publish_timeout, || {
+                    self.engine.has_room(&cell).then_some(())
+                })
+                .await;
+            if room.is_none() {
+                return Err(self.overloaded(stream));
+            }
+            match self.try_publish_now(&cell, envelope, self.engine.now(), dedupe) {
+                Ok(published) => return Ok(published),
+                Err(back) => envelope = back,
+            }
+        }
+    }
+
+    fn overloaded(&self, stream: &Topic) -> Error {
+        Error::new(
+            ErrorCode::Overloaded,
+            format!(
+                "stream `{stream}`: a consumer group's backlog is full ({} messages) and did not drain within {:?}",
+                self.opts().max_backlog,
+                self.opts().publish_timeout
+            ),
+        )
+    }
+
     pub(crate) async fn publish_many(
         &self,
         stream: &Topic,
@@ -138,14 +221,7 @@ impl<P: Persist> Core<P> {
                 .await;
             if room.is_none() {
                 self.abort(&cell, &reserved, &envelopes);
-                return Err(Error::new(
-                    ErrorCode::Overloaded,
-                    format!(
-                        "stream `{stream}`: a consumer group's backlog is full ({} messages) and did not drain within {:?}",
-                        self.opts().max_backlog,
-                        self.opts().publish_timeout
-                    ),
-                ));
+                return Err(self.overloaded(stream));
             }
         }
         if reserved.is_empty() {
@@ -259,17 +335,28 @@ impl<P: Persist> Core<P> {
     }
 
     pub(crate) async fn ack(&self, receipts: &[Receipt]) -> Result<(), Error> {
-        let mut by_stream: BTreeMap<&Topic, Vec<&Receipt>> = BTreeMap::new();
-        for r in receipts {
-            by_stream.entry(&r.stream).or_default().push(r);
+        // Receipts usually come in runs of one stream: take each stream's lock once per run.
+        let mut rest = receipts;
+        while let Some(first) = rest.first() {
+            let run = rest
+                .iter()
+                .position(|r| r.stream != first.stream)
+                .unwrap_or(rest.len());
+            let (now, later) = rest.split_at(run);
+            rest = later;
+            self.ack_run(&first.stream, now).await?;
         }
-        for (stream, receipts) in by_stream {
+        Ok(())
+    }
+
+    async fn ack_run(&self, stream: &Topic, receipts: &[Receipt]) -> Result<(), Error> {
+        {
             let cell = self.engine.existing(stream)?;
-            let mut acked = Vec::with_capacity(receipts.len());
+            let mut acked = Vec::with_capacity(if P::IN_MEMORY { 0 } else { receipts.len() });
             {
                 let mut state = cell.state.lock();
                 for r in receipts {
-                    if state.ack(&r.group, r.offset, self.opts())? {
+                    if state.ack(&r.group, r.offset, self.opts())? && !P::IN_MEMORY {
                         acked.push((r.group.clone(), r.offset));
                     }
                 }
@@ -420,11 +507,7 @@ macro_rules! forward_bus {
                 stream: &cadre_core::Topic,
                 envelope: cadre_core::Envelope,
             ) -> Result<$crate::Published, cadre_core::Error> {
-                self.core()?
-                    .publish_many(stream, vec![envelope], true)
-                    .await?
-                    .pop()
-                    .ok_or_else(|| cadre_core::Error::internal("publish returned no result"))
+                self.core()?.publish_one(stream, envelope, true).await
             }
 
             async fn publish_batch(

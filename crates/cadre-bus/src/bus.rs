@@ -1,5 +1,6 @@
 //! The `Bus` trait and the values that cross it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -7,6 +8,7 @@ use cadre_core::{AgentId, Envelope, Error, Group, Topic};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::engine::Entry;
 use crate::{DeadLetter, DlqFilter};
 
 /// Where a new consumer group starts reading.
@@ -71,10 +73,12 @@ pub struct Receipt {
 }
 
 /// A message handed to a consumer, with its lease.
+///
+/// The message is shared with the bus (no copy is made per delivery); read it with
+/// [`Delivery::envelope`].
 #[derive(Debug, Clone)]
 pub struct Delivery {
-    /// The message.
-    pub envelope: Envelope,
+    pub(crate) entry: Arc<Entry>,
     /// The stream it came from.
     pub stream: Topic,
     /// The group it was delivered in.
@@ -89,6 +93,19 @@ pub struct Delivery {
 }
 
 impl Delivery {
+    /// The message.
+    pub fn envelope(&self) -> &Envelope {
+        &self.entry.envelope
+    }
+
+    /// The message, owned.
+    pub fn into_envelope(self) -> Envelope {
+        match Arc::try_unwrap(self.entry) {
+            Ok(entry) => entry.envelope,
+            Err(shared) => shared.envelope.clone(),
+        }
+    }
+
     /// The receipt to ack, nack or reject this delivery.
     pub fn receipt(&self) -> Receipt {
         Receipt {

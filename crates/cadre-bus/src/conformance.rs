@@ -170,7 +170,7 @@ fn job(n: u64) -> Envelope {
 }
 
 fn n_of(d: &Delivery) -> u64 {
-    d.envelope.payload.decode::<Job>().unwrap().n
+    d.envelope().payload.decode::<Job>().unwrap().n
 }
 
 async fn fetch(fx: &Fx, stream: &str, g: &str, consumer: &str, max: usize) -> Vec<Delivery> {
@@ -354,9 +354,9 @@ pub async fn request_reply_correlates_and_times_out(b: &dyn Backend) {
             let Some(d) = ds.into_iter().next() else {
                 continue;
             };
-            let Job { n } = d.envelope.payload.decode().unwrap();
+            let Job { n } = d.envelope().payload.decode().unwrap();
             // A stray message first: not a reply to the request, must be ignored.
-            let reply_to = d.envelope.meta.reply_to.clone().unwrap();
+            let reply_to = d.envelope().meta.reply_to.clone().unwrap();
             let stray = Envelope::builder(
                 me.clone(),
                 Recipient::Topic(reply_to.clone()),
@@ -367,7 +367,7 @@ pub async fn request_reply_correlates_and_times_out(b: &dyn Backend) {
             .build();
             bus.publish(&reply_to, stray).await.unwrap();
             let reply = d
-                .envelope
+                .envelope()
                 .reply(me.clone(), MessageKind::TaskResponse)
                 .payload(&Job { n: n * 2 })
                 .unwrap()
@@ -661,7 +661,7 @@ pub async fn duplicate_idempotency_key_is_dropped_and_counted(b: &dyn Backend) {
     let got = fetch(&fx, "jobs", "g", "c", 10).await;
     assert_eq!(got.iter().map(n_of).collect::<Vec<_>>(), vec![1]);
     assert_eq!(
-        got[0].envelope.meta.idempotency_key.as_deref(),
+        got[0].envelope().meta.idempotency_key.as_deref(),
         Some("order-42")
     );
     // After the window the key is free again.

@@ -26,12 +26,14 @@ pub async fn decode_or_reject<M: Message>(
     bus: &dyn Bus,
     delivery: Delivery,
 ) -> Result<Option<TypedDelivery<M>>, Error> {
-    match delivery.envelope.payload.decode::<M>() {
+    match delivery.envelope().payload.decode::<M>() {
         Ok(message) => Ok(Some(TypedDelivery { message, delivery })),
         Err(err) => {
             let err = err.context(format!(
                 "message {} at offset {} of stream `{}`",
-                delivery.envelope.id, delivery.offset, delivery.stream
+                delivery.envelope().id,
+                delivery.offset,
+                delivery.stream
             ));
             tracing::warn!(error = %err, "dead-lettering a message that does not decode");
             bus.reject(&delivery.receipt(), err).await?;

@@ -8,6 +8,8 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
+
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -68,9 +70,10 @@ enum Slot {
     Done,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 struct Lease {
-    consumer: AgentId,
+    /// Index into the group's consumer table.
+    consumer: u32,
     count: u32,
 }
 
@@ -95,23 +98,16 @@ impl Track {
     }
 }
 
-impl Clone for Lease {
-    fn clone(&self) -> Self {
-        Self {
-            consumer: self.consumer.clone(),
-            count: self.count,
-        }
-    }
-}
-
 #[derive(Debug)]
 struct GroupState {
     name: Group,
     ready: FairQueue,
     delayed: BinaryHeap<Reverse<(u64, u64)>>,
-    tracks: HashMap<u64, Track>,
+    tracks: FxHashMap<u64, Track>,
     lease_order: VecDeque<(u64, u64, u32)>,
-    consumers: HashMap<AgentId, usize>,
+    /// Consumers by index, with how many deliveries each holds.
+    consumers: Vec<(AgentId, usize)>,
+    consumer_index: FxHashMap<AgentId, u32>,
     in_flight: usize,
     outstanding: usize,
 }
@@ -122,9 +118,10 @@ impl GroupState {
             name,
             ready: FairQueue::new(opts.starvation_bound),
             delayed: BinaryHeap::new(),
-            tracks: HashMap::new(),
+            tracks: FxHashMap::default(),
             lease_order: VecDeque::new(),
-            consumers: HashMap::new(),
+            consumers: Vec::new(),
+            consumer_index: FxHashMap::default(),
             in_flight: 0,
             outstanding: 0,
         }
@@ -141,10 +138,25 @@ impl GroupState {
     fn release_lease(&mut self, offset: u64) -> Option<Lease> {
         let lease = self.tracks.get_mut(&offset)?.lease.take()?;
         self.in_flight -= 1;
-        if let Some(n) = self.consumers.get_mut(&lease.consumer) {
+        if let Some((_, n)) = self.consumers.get_mut(lease.consumer as usize) {
             *n = n.saturating_sub(1);
         }
         Some(lease)
+    }
+
+    /// The consumer's index, registering it on first sight.
+    fn consumer(&mut self, id: &AgentId) -> u32 {
+        if let Some(&i) = self.consumer_index.get(id) {
+            return i;
+        }
+        let i = u32::try_from(self.consumers.len()).unwrap_or(u32::MAX);
+        self.consumers.push((id.clone(), 0));
+        self.consumer_index.insert(id.clone(), i);
+        i
+    }
+
+    fn consumer_id(&self, index: u32) -> Option<AgentId> {
+        self.consumers.get(index as usize).map(|(id, _)| id.clone())
     }
 
     /// Drops lease-order entries of deliveries already finished, once they pile up.
@@ -215,7 +227,7 @@ pub(crate) struct StreamState {
     base: u64,
     slots: VecDeque<Slot>,
     groups: Vec<GroupState>,
-    dedupe: HashMap<String, (u64, u64)>,
+    dedupe: FxHashMap<String, (u64, u64)>,
     dedupe_order: VecDeque<(u64, String)>,
     reserved: usize,
     pub(crate) counters: Counters,
@@ -229,7 +241,7 @@ impl StreamState {
             base: 0,
             slots: VecDeque::new(),
             groups: Vec::new(),
-            dedupe: HashMap::new(),
+            dedupe: FxHashMap::default(),
             dedupe_order: VecDeque::new(),
             reserved: 0,
             counters: Counters::default(),
@@ -546,11 +558,8 @@ impl StreamState {
             let level = self.entry(offset).map_or(1, |e| e.level);
             self.groups[gi].ready.push_back(level, offset);
         }
-        let held = self.groups[gi]
-            .consumers
-            .get(consumer)
-            .copied()
-            .unwrap_or(0);
+        let ci = self.groups[gi].consumer(consumer);
+        let held = self.groups[gi].consumers[ci as usize].1;
         let room = max.min(opts.max_in_flight_per_consumer.saturating_sub(held));
         let mut out = Vec::with_capacity(room.min(1024));
         let lease_ms = ms(opts.lease);
@@ -558,7 +567,7 @@ impl StreamState {
             let Some(offset) = self.groups[gi].ready.pop() else {
                 break;
             };
-            let Some(entry) = self.entry(offset).cloned() else {
+            let Some(entry) = self.entry(offset).map(Arc::clone) else {
                 // Finished meanwhile (e.g. acked after its lease ran out).
                 continue;
             };
@@ -573,15 +582,15 @@ impl StreamState {
             track.count += 1;
             let count = track.count;
             track.lease = Some(Lease {
-                consumer: consumer.clone(),
+                consumer: ci,
                 count,
             });
             let deadline = now.saturating_add(lease_ms);
             g.lease_order.push_back((deadline, offset, count));
             g.in_flight += 1;
-            *g.consumers.entry(consumer.clone()).or_insert(0) += 1;
+            g.consumers[ci as usize].1 += 1;
             out.push(Delivery {
-                envelope: entry.envelope.clone(),
+                entry,
                 stream: self.name.clone(),
                 group: group.clone(),
                 offset,
@@ -589,11 +598,6 @@ impl StreamState {
                 lease_until_ms: deadline,
             });
         }
-        // Register the consumer even when it got nothing, so stats show it.
-        self.groups[gi]
-            .consumers
-            .entry(consumer.clone())
-            .or_insert(0);
         self.counters.delivered += out.len() as u64;
         Ok((out, dead))
     }
@@ -621,13 +625,14 @@ impl StreamState {
             };
             self.counters.lease_expired += 1;
             let g = &mut self.groups[gi];
+            let consumer = g.consumer_id(lease.consumer);
             let track = g
                 .tracks
                 .get_mut(&offset)
                 .expect("leased message has a track");
             track.history.push(Attempt {
                 at_ms: now,
-                consumer: Some(lease.consumer),
+                consumer,
                 outcome: "lease expired".into(),
             });
             if track.count >= opts.max_deliveries {
@@ -704,13 +709,14 @@ impl StreamState {
             .expect("checked that it is leased");
         self.counters.nacked += 1;
         let g = &mut self.groups[gi];
+        let consumer = g.consumer_id(lease.consumer);
         let track = g
             .tracks
             .get_mut(&offset)
             .expect("leased message has a track");
         track.history.push(Attempt {
             at_ms: now,
-            consumer: Some(lease.consumer),
+            consumer,
             outcome: format!("nack: {error}"),
         });
         track.last_error = Some(error);
@@ -748,13 +754,14 @@ impl StreamState {
         let lease = self.groups[gi]
             .release_lease(offset)
             .expect("checked that it is leased");
+        let consumer = self.groups[gi].consumer_id(lease.consumer);
         let track = self.groups[gi]
             .tracks
             .get_mut(&offset)
             .expect("leased message has a track");
         track.history.push(Attempt {
             at_ms: now,
-            consumer: Some(lease.consumer),
+            consumer,
             outcome: format!("rejected: {error}"),
         });
         self.dead(gi, offset, DeadReason::Rejected, Some(error), opts)
@@ -944,7 +951,7 @@ impl DeadLetters {
 #[derive(Debug)]
 pub(crate) struct Engine {
     pub(crate) opts: BusOptions,
-    streams: RwLock<HashMap<Topic, Arc<StreamCell>>>,
+    streams: RwLock<FxHashMap<Topic, Arc<StreamCell>>>,
     pub(crate) dead: Mutex<DeadLetters>,
 }
 
@@ -952,7 +959,7 @@ impl Engine {
     pub(crate) fn new(opts: BusOptions) -> Self {
         Self {
             opts,
-            streams: RwLock::new(HashMap::new()),
+            streams: RwLock::new(FxHashMap::default()),
             dead: Mutex::new(DeadLetters::default()),
         }
     }

@@ -40,6 +40,7 @@
 #![warn(missing_docs)]
 
 pub mod backend;
+pub mod bench;
 mod bus;
 mod clock;
 pub mod conformance;

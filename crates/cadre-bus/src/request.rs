@@ -42,13 +42,13 @@ pub async fn request(
             ));
         }
         for delivery in bus.fetch(&inbox, &group, &me, 16, left).await? {
-            if delivery.envelope.meta.parent_id == Some(id) {
+            if delivery.envelope().meta.parent_id == Some(id) {
                 bus.ack(&[delivery.receipt()]).await?;
-                return Ok(delivery.envelope);
+                return Ok(delivery.into_envelope());
             }
             tracing::warn!(
                 inbox = %inbox,
-                message = %delivery.envelope.id,
+                message = %delivery.envelope().id,
                 "dropping a message that does not answer request {id}"
             );
             bus.ack(&[delivery.receipt()]).await?;

@@ -90,7 +90,7 @@ async fn state_survives_reopening() {
         .await
         .unwrap();
     assert_eq!(
-        again.iter().map(|d| n(&d.envelope)).collect::<Vec<_>>(),
+        again.iter().map(|d| n(d.envelope())).collect::<Vec<_>>(),
         vec![7, 8, 9]
     );
     let receipts: Vec<_> = again.iter().map(|d| d.receipt()).collect();
@@ -101,7 +101,7 @@ async fn state_survives_reopening() {
         .await
         .unwrap();
     assert_eq!(retried.len(), 1);
-    assert_eq!(n(&retried[0].envelope), 5);
+    assert_eq!(n(retried[0].envelope()), 5);
     assert_eq!(retried[0].delivery_count, 2);
     // The second failure reaches max_deliveries = 2, with the history from before the restart.
     bus.nack(

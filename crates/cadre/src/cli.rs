@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::output::Format;
 
@@ -10,6 +10,8 @@ use crate::output::Format;
 #[derive(Debug, Parser)]
 #[command(name = "cadre", version, about, long_about = None, propagate_version = true)]
 pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) source: ConfigSource,
     #[command(subcommand)]
     pub(crate) command: Command,
 }
@@ -19,6 +21,15 @@ pub(crate) enum Command {
     /// Check, explain and print configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Inspect, replay and purge dead letters in the local bus database.
+    #[command(subcommand)]
+    Dlq(DlqCommand),
+    /// List, inspect and follow streams in the local bus database.
+    #[command(subcommand)]
+    Stream(StreamCommand),
+    /// Measure throughput and latency.
+    #[command(subcommand)]
+    Bench(BenchCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -26,13 +37,11 @@ pub(crate) enum ConfigCommand {
     /// Check a configuration file: types, unknown keys, values, every profile overlay.
     ///
     /// Exits 0 when the file is valid and 1 when it is not, printing each problem with its key
-    /// and the file or environment variable it came from.
+    /// and the file (and line) or environment variable it came from. With `--profile`, only
+    /// that profile is checked; without, the file alone and every profile it defines.
     Check {
         /// The TOML file to check.
         file: PathBuf,
-        /// Check only this profile overlay (default: the file alone and every profile it defines).
-        #[arg(long, short = 'p')]
-        profile: Option<String>,
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         format: Format,
@@ -41,22 +50,20 @@ pub(crate) enum ConfigCommand {
     Schema,
     /// Print the effective configuration after every layer, with secrets redacted.
     Show {
-        #[command(flatten)]
-        source: ConfigSource,
         /// Output format (`text` prints TOML).
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
 }
 
-/// Where configuration comes from.
+/// Where configuration comes from; global, so it can follow any subcommand.
 #[derive(Debug, Clone, Args)]
 pub(crate) struct ConfigSource {
     /// Configuration file (TOML).
-    #[arg(long, short = 'c', env = "CADRE_CONFIG")]
+    #[arg(long, short = 'c', env = "CADRE_CONFIG", global = true)]
     pub(crate) config: Option<PathBuf>,
     /// Profile overlay to apply (`dev`, `staging`, `prod` or one the file defines).
-    #[arg(long, short = 'p', env = "CADRE_PROFILE")]
+    #[arg(long, short = 'p', env = "CADRE_PROFILE", global = true)]
     pub(crate) profile: Option<String>,
 }
 
@@ -68,6 +75,185 @@ impl ConfigSource {
             .profile_opt(self.profile.clone())
             .load()
     }
+}
+
+/// Which bus database to open.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct DbArg {
+    /// The bus database file (default: `bus.path` from the configuration, else
+    /// `<node.data_dir>/cadre.db`).
+    #[arg(long)]
+    pub(crate) db: Option<PathBuf>,
+}
+
+/// Which dead letters.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct DlqSelect {
+    /// Only dead letters of this stream.
+    #[arg(long)]
+    pub(crate) stream: Option<String>,
+    /// Only dead letters of this consumer group.
+    #[arg(long)]
+    pub(crate) group: Option<String>,
+    /// Only dead letters with this reason.
+    #[arg(long, value_enum)]
+    pub(crate) reason: Option<ReasonArg>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum ReasonArg {
+    /// Delivered the maximum number of times without an ack.
+    MaxDeliveries,
+    /// TTL ran out before delivery.
+    Expired,
+    /// Rejected by a consumer (e.g. it did not decode).
+    Rejected,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum DlqCommand {
+    /// List dead letters, oldest first.
+    List {
+        #[command(flatten)]
+        db: DbArg,
+        #[command(flatten)]
+        select: DlqSelect,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Show one dead letter in full: the message, the last error, every failed delivery.
+    Show {
+        /// The dead letter's id (from `cadre dlq list`).
+        id: u64,
+        #[command(flatten)]
+        db: DbArg,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Re-publish dead letters to their streams and remove them from the dead-letter store.
+    ///
+    /// Needs write access: stop the node that holds the database first.
+    Replay {
+        /// Ids to replay.
+        ids: Vec<u64>,
+        /// Replay every dead letter matching the filters instead of listed ids.
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
+        #[command(flatten)]
+        select: DlqSelect,
+        #[command(flatten)]
+        db: DbArg,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Delete dead letters. Needs ids, a filter, or `--all`.
+    Purge {
+        /// Ids to delete.
+        ids: Vec<u64>,
+        /// Delete every dead letter (or every one matching the filters).
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        select: DlqSelect,
+        #[command(flatten)]
+        db: DbArg,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum StreamCommand {
+    /// List streams with their offsets, groups, backlog and dead letters.
+    List {
+        #[command(flatten)]
+        db: DbArg,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Counters and per-group state (ready by priority, delayed, in flight, consumers).
+    Stats {
+        /// Only this stream.
+        stream: Option<String>,
+        #[command(flatten)]
+        db: DbArg,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Print messages of a stream (replay, outside any group), optionally following new ones.
+    Tail {
+        /// The stream.
+        stream: String,
+        /// Start at this offset (default: the last `--limit` messages).
+        #[arg(long, conflicts_with = "since")]
+        from: Option<u64>,
+        /// Start at this time: RFC 3339 (`2026-11-25T09:00:00Z`) or an age (`15m`, `2h`).
+        #[arg(long)]
+        since: Option<String>,
+        /// At most this many messages (before following).
+        #[arg(long, short = 'n', default_value_t = 20)]
+        limit: usize,
+        /// Keep printing new messages until interrupted.
+        #[arg(long, short = 'f')]
+        follow: bool,
+        #[command(flatten)]
+        db: DbArg,
+        /// Output format (`json`: one envelope per line).
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum BackendArg {
+    /// In-process.
+    Memory,
+    /// The embedded durable default.
+    Sqlite,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum BenchCommand {
+    /// Publish → deliver → ack throughput and latency of a bus backend, with a bare tokio mpsc
+    /// channel measured in the same run as the baseline.
+    Bus {
+        /// The backend to measure.
+        #[arg(long, value_enum, default_value = "sqlite")]
+        backend: BackendArg,
+        /// Messages to move.
+        #[arg(long, default_value_t = 200_000)]
+        messages: u64,
+        /// Payload size in bytes.
+        #[arg(long, default_value_t = 200)]
+        payload: usize,
+        /// Concurrent publishers.
+        #[arg(long, default_value_t = 4)]
+        producers: usize,
+        /// Concurrent consumers.
+        #[arg(long, default_value_t = 1)]
+        consumers: usize,
+        /// Messages per publish call (1 publishes one at a time).
+        #[arg(long, default_value_t = 1)]
+        batch: usize,
+        /// Hold this total publish rate (messages/s) instead of going flat out; for latency.
+        #[arg(long)]
+        rate: Option<u64>,
+        /// Database file for the sqlite backend (default: a fresh temporary directory).
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// Skip the mpsc baseline.
+        #[arg(long)]
+        no_baseline: bool,
+        /// Output format (`json`: one object).
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
 }
 
 #[cfg(test)]

@@ -298,7 +298,12 @@ impl SqliteBus {
                 .await
                 .map_err(|e| Error::internal(format!("opening the bus database: {e}")))??;
         let writer = match writer_conn {
-            Some(conn) => Some(Writer::spawn(conn, Arc::clone(&engine), disk_retention)?),
+            Some((conn, checkpoint)) => Some(Writer::spawn(
+                conn,
+                checkpoint,
+                Arc::clone(&engine),
+                disk_retention,
+            )?),
             None => None,
         };
         let journal = Journal {
@@ -340,7 +345,7 @@ impl SqliteBus {
 
 forward_bus!(SqliteBus, "sqlite");
 
-type Opened = (Option<File>, Option<Connection>, Connection);
+type Opened = (Option<File>, Option<(Connection, Connection)>, Connection);
 
 fn open_files(path: &Path, read_only: bool, engine: &Engine) -> Result<Opened, Error> {
     let shown = path.display().to_string();
@@ -378,7 +383,7 @@ fn open_files(path: &Path, read_only: bool, engine: &Engine) -> Result<Opened, E
          PRAGMA synchronous = NORMAL;
          PRAGMA temp_store = MEMORY;
          PRAGMA cache_size = -65536;
-         PRAGMA wal_autocheckpoint = 4096;",
+         PRAGMA wal_autocheckpoint = 0;",
     )
     .map_err(|e| Error::new(ErrorCode::Storage, format!("{shown}: {e}")))?;
     conn.busy_timeout(std::time::Duration::from_secs(5))
@@ -407,7 +412,12 @@ fn open_files(path: &Path, read_only: bool, engine: &Engine) -> Result<Opened, E
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(|e| Error::new(ErrorCode::Storage, format!("{shown}: {e}")))?;
-    Ok((Some(lock), Some(conn), reader))
+    let checkpoint = Connection::open(path)
+        .map_err(|e| Error::new(ErrorCode::Storage, format!("{shown}: {e}")))?;
+    checkpoint
+        .busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(storage("setting a busy timeout"))?;
+    Ok((Some(lock), Some((conn, checkpoint)), reader))
 }
 
 fn check_version(conn: &Connection, shown: &str) -> Result<(), Error> {
@@ -484,6 +494,15 @@ fn restore(conn: &Connection, engine: &Engine) -> Result<(), Error> {
         })
         .map_err(storage("reading streams"))?;
     for (sid, name, next, counters) in streams {
+        // Offsets and counters are saved at compaction; messages stored since are in segments.
+        let stored_next: i64 = conn
+            .query_row(
+                "SELECT COALESCE(MAX(last_offset) + 1, 0) FROM segments WHERE stream_id = ?1",
+                params![sid],
+                |r| r.get(0),
+            )
+            .map_err(storage("reading offsets"))?;
+        let next = next.max(stored_next);
         let topic = Topic::new(&name)
             .map_err(|e| Error::new(ErrorCode::Storage, format!("stored stream name: {e}")))?;
         let counters: Counters = serde_json::from_str(&counters).unwrap_or_default();

@@ -5,18 +5,14 @@ use std::process::ExitCode;
 use cadre_config::{ConfigError, Loader};
 use serde::Serialize;
 
-use crate::cli::ConfigCommand;
+use crate::cli::{ConfigCommand, ConfigSource};
 use crate::output::{self, Format};
 
-pub(crate) fn run(cmd: ConfigCommand) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(cmd: ConfigCommand, source: &ConfigSource) -> anyhow::Result<ExitCode> {
     match cmd {
-        ConfigCommand::Check {
-            file,
-            profile,
-            format,
-        } => {
+        ConfigCommand::Check { file, format } => {
             let loader = Loader::new().file(&file);
-            let result = match &profile {
+            let result = match &source.profile {
                 Some(p) => loader.profile(p.clone()).load(),
                 None => loader.check_all_profiles(),
             };
@@ -26,7 +22,7 @@ pub(crate) fn run(cmd: ConfigCommand) -> anyhow::Result<ExitCode> {
             output::json(&cadre_config::schema())?;
             Ok(ExitCode::SUCCESS)
         }
-        ConfigCommand::Show { source, format } => {
+        ConfigCommand::Show { format } => {
             let mut loaded = source.load()?;
             // The overlays are already applied; printing them again would only confuse.
             loaded.config.profile.clear();

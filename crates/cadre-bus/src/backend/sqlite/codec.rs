@@ -3,7 +3,9 @@
 //! A segment row holds every message one transaction stored for one stream, as records of
 //! `offset: u64 LE | published_ms: u64 LE | len: u32 LE | len bytes of envelope JSON`.
 //! Storing many messages per row is what lets group commit reach six-figure rates: SQLite's
-//! cost is per row and per transaction far more than per byte.
+//! cost is per row and per transaction far more than per byte. Segments and ack ranges live in
+//! rowid tables (appends go to the end of the tree without key comparisons against large
+//! records); ack ranges may overlap and are merged by compaction.
 
 use cadre_core::{Error, ErrorCode};
 
@@ -22,16 +24,16 @@ CREATE TABLE IF NOT EXISTS streams (
     counters TEXT NOT NULL DEFAULT '{}'
 );
 CREATE TABLE IF NOT EXISTS segments (
+    id INTEGER PRIMARY KEY,
     stream_id INTEGER NOT NULL,
     first_offset INTEGER NOT NULL,
     last_offset INTEGER NOT NULL,
     first_ms INTEGER NOT NULL,
     last_ms INTEGER NOT NULL,
     count INTEGER NOT NULL,
-    data BLOB NOT NULL,
-    PRIMARY KEY (stream_id, first_offset)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS segments_by_last ON segments (stream_id, last_offset);
+    data BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS segments_by_stream ON segments (stream_id, last_offset);
 CREATE TABLE IF NOT EXISTS groups (
     stream_id INTEGER NOT NULL,
     name TEXT NOT NULL,
@@ -40,12 +42,12 @@ CREATE TABLE IF NOT EXISTS groups (
     PRIMARY KEY (stream_id, name)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS acks (
+    id INTEGER PRIMARY KEY,
     stream_id INTEGER NOT NULL,
     grp TEXT NOT NULL,
     first INTEGER NOT NULL,
-    last INTEGER NOT NULL,
-    PRIMARY KEY (stream_id, grp, first)
-) WITHOUT ROWID;
+    last INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS retries (
     stream_id INTEGER NOT NULL,
     grp TEXT NOT NULL,

@@ -58,7 +58,11 @@ struct Request {
 pub(super) struct Writer {
     tx: Option<crossbeam_channel::Sender<Request>>,
     thread: Option<JoinHandle<()>>,
+    checkpointer: Option<JoinHandle<()>>,
 }
+
+/// Ask for a WAL checkpoint every this many transactions.
+const CHECKPOINT_EVERY: u64 = 128;
 
 impl std::fmt::Debug for Request {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -71,19 +75,40 @@ pub(super) fn storage(context: &str) -> impl Fn(rusqlite::Error) -> Error + '_ {
 }
 
 impl Writer {
+    /// Starts the writer on `conn` and, on `checkpoint`, a thread that copies the WAL back
+    /// into the database (PASSIVE checkpoints) so commits never wait for it.
     pub(super) fn spawn(
         conn: Connection,
+        checkpoint: Connection,
         engine: Arc<Engine>,
         retention: u64,
     ) -> Result<Self, Error> {
         let (tx, rx) = crossbeam_channel::unbounded::<Request>();
+        let (kick, kicked) = crossbeam_channel::bounded::<()>(1);
+        let spawn_error = |e: std::io::Error| {
+            Error::new(ErrorCode::Internal, format!("starting the writer: {e}"))
+        };
+        let checkpointer = std::thread::Builder::new()
+            .name("cadre-bus-sqlite-checkpoint".into())
+            .spawn(move || {
+                while kicked.recv().is_ok() {
+                    if let Err(e) =
+                        checkpoint.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    {
+                        tracing::warn!(error = %e, "sqlite bus checkpoint failed; will retry");
+                    }
+                }
+                let _ = checkpoint.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+            })
+            .map_err(spawn_error)?;
         let thread = std::thread::Builder::new()
             .name("cadre-bus-sqlite-writer".into())
-            .spawn(move || run(conn, &rx, &engine, retention))
-            .map_err(|e| Error::new(ErrorCode::Internal, format!("starting the writer: {e}")))?;
+            .spawn(move || run(conn, &rx, &kick, &engine, retention))
+            .map_err(spawn_error)?;
         Ok(Self {
             tx: Some(tx),
             thread: Some(thread),
+            checkpointer: Some(checkpointer),
         })
     }
 
@@ -106,12 +131,16 @@ impl Drop for Writer {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+        if let Some(thread) = self.checkpointer.take() {
+            let _ = thread.join();
+        }
     }
 }
 
 fn run(
     mut conn: Connection,
     rx: &crossbeam_channel::Receiver<Request>,
+    kick: &crossbeam_channel::Sender<()>,
     engine: &Engine,
     retention: u64,
 ) {
@@ -127,7 +156,7 @@ fn run(
             }
         }
         let (ops, waiters): (Vec<Op>, Vec<_>) = batch.into_iter().map(|r| (r.op, r.done)).unzip();
-        let result = commit(&mut conn, &mut ids, ops, engine, &mut dirty);
+        let result = commit(&mut conn, &mut ids, ops, &mut dirty);
         if result.is_err() {
             // The ids of streams created in the failed transaction are gone with it.
             ids.clear();
@@ -136,8 +165,12 @@ fn run(
             let _ = done.send(result.clone());
         }
         transactions += 1;
+        if transactions.is_multiple_of(CHECKPOINT_EVERY) {
+            // Full means a checkpoint is already due; nothing to add.
+            let _ = kick.try_send(());
+        }
         if transactions.is_multiple_of(COMPACT_EVERY) && !dirty.is_empty() {
-            if let Err(e) = compact(&mut conn, &mut ids, &dirty, retention) {
+            if let Err(e) = compact(&mut conn, &mut ids, &dirty, retention, engine) {
                 tracing::warn!(error = %e, "sqlite bus compaction failed; will retry");
                 ids.clear();
             } else {
@@ -146,7 +179,7 @@ fn run(
         }
     }
     if !dirty.is_empty()
-        && let Err(e) = compact(&mut conn, &mut ids, &dirty, retention)
+        && let Err(e) = compact(&mut conn, &mut ids, &dirty, retention, engine)
     {
         tracing::warn!(error = %e, "sqlite bus compaction at shutdown failed");
     }
@@ -184,7 +217,6 @@ fn commit(
     conn: &mut Connection,
     ids: &mut HashMap<Topic, i64>,
     ops: Vec<Op>,
-    engine: &Engine,
     dirty: &mut HashSet<Topic>,
 ) -> Result<(), Error> {
     let tx = conn
@@ -295,17 +327,13 @@ fn commit(
             ])
         })
         .map_err(storage("storing messages"))?;
-        tx.prepare_cached("UPDATE streams SET next_offset = MAX(next_offset, ?2) WHERE id = ?1")
-            .and_then(|mut s| s.execute(params![sid, i(last.offset + 1)]))
-            .map_err(storage("storing messages"))?;
         touched.insert(stream);
     }
     for ((stream, group), offsets) in acks {
         let sid = stream_id(&tx, ids, &stream)?;
         let mut stmt = tx
             .prepare_cached(
-                "INSERT INTO acks (stream_id, grp, first, last) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (stream_id, grp, first) DO UPDATE SET last = MAX(last, excluded.last)",
+                "INSERT INTO acks (stream_id, grp, first, last) VALUES (?1, ?2, ?3, ?4)",
             )
             .map_err(storage("recording acks"))?;
         for (first, last) in codec::runs(offsets) {
@@ -313,7 +341,6 @@ fn commit(
                 .map_err(storage("recording acks"))?;
         }
     }
-    save_counters(&tx, ids, &touched, engine)?;
     tx.commit().map_err(storage("committing"))?;
     dirty.extend(touched);
     Ok(())
@@ -340,18 +367,28 @@ fn save_counters(
     Ok(())
 }
 
-/// Folds ack ranges into each group's floor and drops what no group and no replay needs.
+/// Saves offsets and counters, folds ack ranges into each group's floor, and drops what no
+/// group and no replay needs.
 fn compact(
     conn: &mut Connection,
     ids: &mut HashMap<Topic, i64>,
     streams: &HashSet<Topic>,
     retention: u64,
+    engine: &Engine,
 ) -> Result<(), Error> {
     let tx = conn
         .transaction()
         .map_err(storage("beginning compaction"))?;
+    save_counters(&tx, ids, streams, engine)?;
     for stream in streams {
         let sid = stream_id(&tx, ids, stream)?;
+        tx.execute(
+            "UPDATE streams SET next_offset = MAX(next_offset,
+                 COALESCE((SELECT MAX(last_offset) + 1 FROM segments WHERE stream_id = ?1), 0))
+             WHERE id = ?1",
+            params![sid],
+        )
+        .map_err(storage("saving offsets"))?;
         let next: i64 = tx
             .query_row(
                 "SELECT next_offset FROM streams WHERE id = ?1",

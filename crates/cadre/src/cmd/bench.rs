@@ -1,0 +1,118 @@
+//! `cadre bench ...`
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use cadre_bus::bench::{self, LoadReport, LoadSpec};
+use cadre_bus::{Bus, BusOptions, MemoryBus, SqliteBus};
+
+use crate::cli::{BackendArg, BenchCommand};
+use crate::output::{self, Format};
+
+pub(crate) async fn run(
+    cmd: BenchCommand,
+    loaded: cadre_config::Loaded,
+) -> anyhow::Result<ExitCode> {
+    let BenchCommand::Bus {
+        backend,
+        messages,
+        payload,
+        producers,
+        consumers,
+        batch,
+        rate,
+        db,
+        no_baseline,
+        format,
+    } = cmd;
+    if messages == 0 {
+        anyhow::bail!("--messages must be at least 1");
+    }
+    let mut opts = BusOptions::from_config(&loaded.config.bus);
+    opts.max_backlog = opts.max_backlog.max(100_000);
+    let tmp;
+    let bus: Arc<dyn Bus> = match backend {
+        BackendArg::Memory => Arc::new(MemoryBus::new(opts)),
+        BackendArg::Sqlite => {
+            let path = match db {
+                Some(p) => p,
+                None => {
+                    tmp = tempfile::Builder::new().prefix("cadre-bench-").tempdir()?;
+                    tmp.path().join("bench.db")
+                }
+            };
+            output::note(format_args!("sqlite database: {}", path.display()));
+            Arc::new(SqliteBus::open(&path, opts).await?)
+        }
+    };
+    let spec = LoadSpec {
+        messages,
+        payload_bytes: payload,
+        producers,
+        consumers,
+        batch,
+        rate,
+        ..LoadSpec::default()
+    };
+    let bar = progress_bar(messages);
+    let shown = bar.clone();
+    let mut report: LoadReport = bench::run(bus, &spec, &move |n| shown.set_position(n)).await?;
+    bar.finish_and_clear();
+    if !no_baseline {
+        let mpsc = bench::mpsc_baseline(messages.max(1_000_000), payload).await?;
+        report.mpsc_msgs_per_s = Some(mpsc);
+        report.ratio_to_mpsc = Some(report.msgs_per_s / mpsc);
+    }
+    match format {
+        Format::Json => output::data(serde_json::to_string(&report)?),
+        Format::Text => print(&report),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print(r: &LoadReport) {
+    output::data(format_args!(
+        "backend {}: {} messages of {} bytes, {} producer(s) x batch {}, {} consumer(s){}",
+        r.backend,
+        r.messages,
+        r.payload_bytes,
+        r.producers,
+        r.batch,
+        r.consumers,
+        r.rate
+            .map(|x| format!(", held at {x} msgs/s"))
+            .unwrap_or_default()
+    ));
+    output::data(format_args!(
+        "  throughput        {:>12.0} msgs/s  (publish + deliver + ack, {:.2}s)",
+        r.msgs_per_s, r.seconds
+    ));
+    output::data(format_args!(
+        "  publish->deliver  p50 {:>9.1} us   p99 {:>9.1} us   max {:>9.1} us",
+        r.deliver.p50_us, r.deliver.p99_us, r.deliver.max_us
+    ));
+    output::data(format_args!(
+        "  publish->ack      p50 {:>9.1} us   p99 {:>9.1} us   max {:>9.1} us",
+        r.ack.p50_us, r.ack.p99_us, r.ack.max_us
+    ));
+    if let (Some(m), Some(ratio)) = (r.mpsc_msgs_per_s, r.ratio_to_mpsc) {
+        output::data(format_args!(
+            "  baseline          {m:>12.0} msgs/s  bare tokio mpsc, same run; bus/mpsc = {ratio:.2}"
+        ));
+    }
+}
+
+fn progress_bar(total: u64) -> indicatif::ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} {pos}/{len} messages acked [{elapsed_precise}] {per_sec}",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}
