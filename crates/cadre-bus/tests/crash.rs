@@ -9,6 +9,7 @@
 //! - every acknowledged message stays acknowledged (no `A n` is delivered again);
 //! - every published message that was not acknowledged is delivered again (none is lost);
 //! - no message is delivered twice in the final drain.
+#![allow(clippy::print_stdout, clippy::print_stderr)] // a test harness of its own reports on the console
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read};
