@@ -128,7 +128,25 @@ impl<P: Persist> Core<P> {
         now: u64,
         dedupe: bool,
     ) -> Result<Published, Envelope> {
-        let mut state = cell.state.lock();
+        if envelope.meta.idempotency_key.is_none() || !dedupe {
+            // No deduplication to check: publish without the stream lock.
+            return cell
+                .push(envelope, now, self.opts().max_backlog)
+                .map(|offset| Published::Stored { offset })
+                .or_else(|envelope| self.publish_locked(cell, envelope, now, dedupe));
+        }
+        self.publish_locked(cell, envelope, now, dedupe)
+    }
+
+    #[allow(clippy::result_large_err)] // the envelope comes back by value, like a SendError
+    fn publish_locked(
+        &self,
+        cell: &StreamCell,
+        envelope: Envelope,
+        now: u64,
+        dedupe: bool,
+    ) -> Result<Published, Envelope> {
+        let mut state = self.engine.lock(cell);
         match state.reserve(&envelope, now, self.opts(), dedupe) {
             Reservation::Offset(offset) => {
                 state.commit(
@@ -196,7 +214,7 @@ impl<P: Persist> Core<P> {
         loop {
             let mut full = false;
             {
-                let mut state = cell.state.lock();
+                let mut state = self.engine.lock(&cell);
                 while next < envelopes.len() {
                     match state.reserve(&envelopes[next], now, self.opts(), dedupe) {
                         Reservation::Offset(offset) => reserved.push((next, offset)),
@@ -239,14 +257,14 @@ impl<P: Persist> Core<P> {
         if !P::IN_MEMORY
             && let Err(e) = self.persist.append(stream, &entries).await
         {
-            let mut state = cell.state.lock();
+            let mut state = self.engine.lock(&cell);
             for entry in &entries {
                 state.abort(entry.offset, &entry.envelope);
             }
             return Err(e.context(format!("publishing to stream `{stream}`")));
         }
         {
-            let mut state = cell.state.lock();
+            let mut state = self.engine.lock(&cell);
             for entry in entries {
                 state.commit(entry, now, self.opts());
             }
@@ -259,7 +277,7 @@ impl<P: Persist> Core<P> {
     }
 
     fn abort(&self, cell: &StreamCell, reserved: &[(usize, u64)], envelopes: &[Envelope]) {
-        let mut state = cell.state.lock();
+        let mut state = self.engine.lock(cell);
         for &(i, offset) in reserved {
             state.abort(offset, &envelopes[i]);
         }
@@ -272,22 +290,22 @@ impl<P: Persist> Core<P> {
         from: StartFrom,
     ) -> Result<(), Error> {
         let cell = self.engine.stream(stream);
-        if cell.state.lock().has_group(group) {
+        if self.engine.lock(&cell).has_group(group) {
             return Ok(());
         }
-        let mut start = cell.state.lock().next_offset();
+        let mut start = self.engine.lock(&cell).next_offset();
         if from == StartFrom::Earliest {
             if P::IN_MEMORY {
-                start = cell.state.lock().first_offset();
+                start = self.engine.lock(&cell).first_offset();
             } else {
-                let before = cell.state.lock().first_offset();
+                let before = self.engine.lock(&cell).first_offset();
                 let (older, first) = self.persist.backfill(stream, before).await?;
-                cell.state.lock().prepend(older);
+                self.engine.lock(&cell).prepend(older);
                 start = first;
             }
         }
         let created = {
-            let mut state = cell.state.lock();
+            let mut state = self.engine.lock(&cell);
             state.create_group(group, from, self.engine.now(), self.opts())
         };
         if created {
@@ -312,7 +330,7 @@ impl<P: Persist> Core<P> {
         let mut dead = Vec::new();
         let mut attempt = || {
             let now = self.engine.now();
-            let mut state = cell.state.lock();
+            let mut state = self.engine.lock(&cell);
             match state.fetch(group, consumer, max, now, self.opts()) {
                 Ok((deliveries, drafts)) => {
                     dead.extend(drafts);
@@ -354,7 +372,7 @@ impl<P: Persist> Core<P> {
             let cell = self.engine.existing(stream)?;
             let mut acked = Vec::with_capacity(if P::IN_MEMORY { 0 } else { receipts.len() });
             {
-                let mut state = cell.state.lock();
+                let mut state = self.engine.lock(&cell);
                 for r in receipts {
                     if state.ack(&r.group, r.offset, self.opts())? && !P::IN_MEMORY {
                         acked.push((r.group.clone(), r.offset));
@@ -377,7 +395,7 @@ impl<P: Persist> Core<P> {
     ) -> Result<(), Error> {
         let cell = self.engine.existing(&receipt.stream)?;
         let result = {
-            let mut state = cell.state.lock();
+            let mut state = self.engine.lock(&cell);
             state.nack(
                 &receipt.group,
                 receipt.offset,
@@ -416,7 +434,7 @@ impl<P: Persist> Core<P> {
     pub(crate) async fn reject(&self, receipt: &Receipt, error: Error) -> Result<(), Error> {
         let cell = self.engine.existing(&receipt.stream)?;
         let draft = {
-            let mut state = cell.state.lock();
+            let mut state = self.engine.lock(&cell);
             state.reject(
                 &receipt.group,
                 receipt.offset,
@@ -440,7 +458,7 @@ impl<P: Persist> Core<P> {
             return result;
         }
         let cell = self.engine.existing(stream)?;
-        let state = cell.state.lock();
+        let state = self.engine.lock(&cell);
         Ok(match from {
             ReadFrom::Offset(o) => state.read(Some(o), None, max),
             ReadFrom::Time(t) => state.read(
@@ -456,7 +474,7 @@ impl<P: Persist> Core<P> {
         cells
             .iter()
             .map(|cell| {
-                let state = cell.state.lock();
+                let state = self.engine.lock(cell);
                 let dead = self.engine.dead.lock().count_for(state.name());
                 state.info(dead)
             })

@@ -219,11 +219,22 @@ pub(crate) enum Reservation {
     Full,
 }
 
+/// Where plain in-memory publishes land without taking the stream's lock: offsets are taken
+/// here, in order, and the entries are moved into the stream state by the next operation that
+/// locks it ([`Engine::lock`]).
+#[derive(Debug, Default)]
+pub(crate) struct Ingress {
+    next_offset: u64,
+    entries: Vec<Arc<Entry>>,
+}
+
 /// The state of one stream.
 #[derive(Debug)]
 pub(crate) struct StreamState {
     name: Topic,
-    next_offset: u64,
+    ingress: Arc<Mutex<Ingress>>,
+    /// The largest group backlog plus reservations, for publishers deciding without the lock.
+    backlog_hint: Arc<AtomicUsize>,
     base: u64,
     slots: VecDeque<Slot>,
     groups: Vec<GroupState>,
@@ -234,10 +245,11 @@ pub(crate) struct StreamState {
 }
 
 impl StreamState {
-    fn new(name: Topic) -> Self {
+    fn new(name: Topic, ingress: Arc<Mutex<Ingress>>, backlog_hint: Arc<AtomicUsize>) -> Self {
         Self {
             name,
-            next_offset: 0,
+            ingress,
+            backlog_hint,
             base: 0,
             slots: VecDeque::new(),
             groups: Vec::new(),
@@ -253,7 +265,30 @@ impl StreamState {
     }
 
     pub(crate) fn next_offset(&self) -> u64 {
-        self.next_offset
+        self.ingress.lock().next_offset
+    }
+
+    /// Moves what publishers left in the ingress into the stream, in offset order.
+    pub(crate) fn drain(&mut self, now: impl FnOnce() -> u64, opts: &BusOptions) {
+        let taken = {
+            let mut ingress = self.ingress.lock();
+            if ingress.entries.is_empty() {
+                return;
+            }
+            std::mem::take(&mut ingress.entries)
+        };
+        let now = now();
+        for entry in taken {
+            self.slots.push_back(Slot::Reserved);
+            self.reserved += 1;
+            self.commit(entry, now, opts);
+        }
+    }
+
+    fn update_backlog_hint(&self) {
+        let max = self.groups.iter().map(|g| g.outstanding).max().unwrap_or(0);
+        self.backlog_hint
+            .store(max + self.reserved, Ordering::Relaxed);
     }
 
     fn group_index(&self, group: &Group) -> Result<usize, Error> {
@@ -316,10 +351,24 @@ impl StreamState {
         {
             return Reservation::Full;
         }
-        let offset = self.next_offset;
-        self.next_offset += 1;
+        let offset = {
+            // Entries in the ingress took earlier offsets: place them first, holding the
+            // ingress so no publisher takes an offset in between.
+            let ingress = Arc::clone(&self.ingress);
+            let mut ingress = ingress.lock();
+            let taken = std::mem::take(&mut ingress.entries);
+            for entry in taken {
+                self.slots.push_back(Slot::Reserved);
+                self.reserved += 1;
+                self.commit(entry, now, opts);
+            }
+            let offset = ingress.next_offset;
+            ingress.next_offset += 1;
+            offset
+        };
         self.slots.push_back(Slot::Reserved);
         self.reserved += 1;
+        self.update_backlog_hint();
         if dedupe && let Some(key) = &envelope.meta.idempotency_key {
             let expiry = now.saturating_add(ms(opts.dedupe_window));
             self.dedupe.insert(key.clone(), (expiry, offset));
@@ -346,6 +395,7 @@ impl StreamState {
         self.reserved = self.reserved.saturating_sub(1);
         self.counters.published += 1;
         self.trim(opts);
+        self.update_backlog_hint();
     }
 
     /// Gives up a reserved offset after its store failed.
@@ -465,7 +515,7 @@ impl StreamState {
         while self.base + (self.slots.len() as u64) < entry.offset {
             self.slots.push_back(Slot::Aborted);
         }
-        self.next_offset = entry.offset + 1;
+        self.ingress.lock().next_offset = entry.offset + 1;
         self.slots.push_back(Slot::Live { entry, open: 0 });
     }
 
@@ -474,7 +524,10 @@ impl StreamState {
         if self.slots.is_empty() {
             self.base = next;
         }
-        self.next_offset = self.next_offset.max(next);
+        {
+            let mut ingress = self.ingress.lock();
+            ingress.next_offset = ingress.next_offset.max(next);
+        }
         self.counters = counters;
     }
 
@@ -495,6 +548,7 @@ impl StreamState {
         let g = &mut self.groups[gi];
         g.outstanding = g.outstanding.saturating_sub(1);
         g.tracks.remove(&offset);
+        self.update_backlog_hint();
         let retain = opts.retention > 0;
         if let Some(slot) = self.slot_mut(offset)
             && let Slot::Live { open, .. } = slot
@@ -807,7 +861,7 @@ impl StreamState {
     pub(crate) fn info(&self, dead_letters: u64) -> StreamInfo {
         StreamInfo {
             name: self.name.clone(),
-            next_offset: self.next_offset,
+            next_offset: self.next_offset(),
             first_offset: self.base,
             groups: self.groups.iter().map(GroupState::info).collect(),
             dead_letters,
@@ -820,6 +874,8 @@ impl StreamState {
 #[derive(Debug)]
 pub(crate) struct StreamCell {
     pub(crate) state: Mutex<StreamState>,
+    ingress: Arc<Mutex<Ingress>>,
+    backlog_hint: Arc<AtomicUsize>,
     arrived: Notify,
     space: Notify,
     fetchers_waiting: AtomicUsize,
@@ -828,13 +884,50 @@ pub(crate) struct StreamCell {
 
 impl StreamCell {
     fn new(name: Topic) -> Self {
+        let ingress = Arc::new(Mutex::new(Ingress::default()));
+        let backlog_hint = Arc::new(AtomicUsize::new(0));
         Self {
-            state: Mutex::new(StreamState::new(name)),
+            state: Mutex::new(StreamState::new(
+                name,
+                Arc::clone(&ingress),
+                Arc::clone(&backlog_hint),
+            )),
+            ingress,
+            backlog_hint,
             arrived: Notify::new(),
             space: Notify::new(),
             fetchers_waiting: AtomicUsize::new(0),
             publishers_waiting: AtomicUsize::new(0),
         }
+    }
+
+    /// Publishes `envelope` without the stream lock, unless the backlog may be full (then the
+    /// envelope comes back and the caller takes the locked path).
+    #[allow(clippy::result_large_err)] // the envelope comes back by value, like a SendError
+    pub(crate) fn push(
+        &self,
+        envelope: Envelope,
+        now: u64,
+        max_backlog: usize,
+    ) -> Result<u64, Envelope> {
+        let mut entry = Arc::new(Entry::new(0, now, envelope));
+        let mut ingress = self.ingress.lock();
+        if self.backlog_hint.load(Ordering::Relaxed) + ingress.entries.len() + 1 >= max_backlog {
+            drop(ingress);
+            let entry = Arc::try_unwrap(entry)
+                .map_err(|_| ())
+                .expect("entry not shared yet");
+            return Err(entry.envelope);
+        }
+        let offset = ingress.next_offset;
+        ingress.next_offset += 1;
+        if let Some(e) = Arc::get_mut(&mut entry) {
+            e.offset = offset;
+        }
+        ingress.entries.push(entry);
+        drop(ingress);
+        self.wake_fetchers();
+        Ok(offset)
     }
 
     /// Wakes fetchers after messages became available.
@@ -1011,6 +1104,16 @@ impl Engine {
     }
 
     pub(crate) fn has_room(&self, cell: &StreamCell) -> bool {
-        cell.state.lock().has_room(&self.opts)
+        self.lock(cell).has_room(&self.opts)
+    }
+
+    /// Locks a stream's state, first moving in what publishers left in its ingress.
+    pub(crate) fn lock<'a>(
+        &self,
+        cell: &'a StreamCell,
+    ) -> parking_lot::MutexGuard<'a, StreamState> {
+        let mut state = cell.state.lock();
+        state.drain(|| self.now(), &self.opts);
+        state
     }
 }
