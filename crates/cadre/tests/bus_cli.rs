@@ -29,8 +29,10 @@ fn json(out: &Output) -> serde_json::Value {
 
 /// Five messages on `jobs`, two consumed and acked, one dead-lettered after a failure.
 async fn seed(path: &Path) {
-    let mut opts = BusOptions::default();
-    opts.max_deliveries = 1;
+    let opts = BusOptions {
+        max_deliveries: 1,
+        ..BusOptions::default()
+    };
     let bus = SqliteBus::open(path, opts).await.unwrap();
     let jobs = Topic::new("jobs").unwrap();
     let group = Group::new("workers").unwrap();
