@@ -102,6 +102,11 @@ pub struct LoadReport {
     pub mpsc_msgs_per_s: Option<f64>,
     /// `msgs_per_s / mpsc_msgs_per_s`.
     pub ratio_to_mpsc: Option<f64>,
+    /// Same-run peer for the sqlite backend: plain SQLite inserts of rows of the payload size,
+    /// 10,000 per transaction, same pragmas (WAL, synchronous NORMAL), rows/s.
+    pub sqlite_insert_rows_per_s: Option<f64>,
+    /// `msgs_per_s / sqlite_insert_rows_per_s`.
+    pub ratio_to_sqlite_insert: Option<f64>,
     /// Median publish → delivery in microseconds (flattened for scripts).
     pub deliver_p50_us: f64,
     /// 99th percentile publish → delivery in microseconds.
@@ -272,6 +277,8 @@ pub async fn run(
         ack,
         mpsc_msgs_per_s: None,
         ratio_to_mpsc: None,
+        sqlite_insert_rows_per_s: None,
+        ratio_to_sqlite_insert: None,
         deliver_p50_us: deliver.p50_us,
         deliver_p99_us: deliver.p99_us,
         ack_p99_us: ack.p99_us,
@@ -308,4 +315,47 @@ pub async fn mpsc_baseline(messages: u64, payload_bytes: usize) -> Result<f64, E
         .await
         .map_err(|e| Error::internal(format!("mpsc producer: {e}")))?;
     Ok(messages as f64 / started.elapsed().as_secs_f64())
+}
+
+/// The sqlite peer: `rows` plain inserts of `payload_bytes`-byte blobs into a fresh database in
+/// `dir`, 10,000 per transaction, WAL and `synchronous = NORMAL`. Returns rows per second.
+///
+/// # Errors
+/// [`ErrorCode::Storage`](cadre_core::ErrorCode::Storage) when SQLite fails.
+#[cfg(feature = "sqlite")]
+pub fn sqlite_insert_baseline(
+    dir: &std::path::Path,
+    rows: u64,
+    payload_bytes: usize,
+) -> Result<f64, Error> {
+    let storage = |e: rusqlite::Error| {
+        Error::new(
+            cadre_core::ErrorCode::Storage,
+            format!("sqlite baseline: {e}"),
+        )
+    };
+    let conn = rusqlite::Connection::open(dir.join("baseline.db")).map_err(storage)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
+         CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, body BLOB NOT NULL);",
+    )
+    .map_err(storage)?;
+    let blob = vec![b'x'; payload_bytes];
+    let started = Instant::now();
+    let mut done = 0;
+    while done < rows {
+        let n = (rows - done).min(10_000);
+        conn.execute_batch("BEGIN").map_err(storage)?;
+        {
+            let mut stmt = conn
+                .prepare_cached("INSERT INTO t (body) VALUES (?1)")
+                .map_err(storage)?;
+            for _ in 0..n {
+                stmt.execute([&blob]).map_err(storage)?;
+            }
+        }
+        conn.execute_batch("COMMIT").map_err(storage)?;
+        done += n;
+    }
+    Ok(rows as f64 / started.elapsed().as_secs_f64())
 }

@@ -63,6 +63,19 @@ pub(crate) async fn run(
         let mpsc = bench::mpsc_baseline(messages.max(1_000_000), payload).await?;
         report.mpsc_msgs_per_s = Some(mpsc);
         report.ratio_to_mpsc = Some(report.msgs_per_s / mpsc);
+        if backend == BackendArg::Sqlite {
+            let dir = tempfile::Builder::new()
+                .prefix("cadre-bench-peer-")
+                .tempdir()?;
+            let rows = messages;
+            let path = dir.path().to_path_buf();
+            let peer = tokio::task::spawn_blocking(move || {
+                bench::sqlite_insert_baseline(&path, rows, payload)
+            })
+            .await??;
+            report.sqlite_insert_rows_per_s = Some(peer);
+            report.ratio_to_sqlite_insert = Some(report.msgs_per_s / peer);
+        }
     }
     match format {
         Format::Json => output::data(serde_json::to_string(&report)?),
@@ -99,6 +112,11 @@ fn print(r: &LoadReport) {
     if let (Some(m), Some(ratio)) = (r.mpsc_msgs_per_s, r.ratio_to_mpsc) {
         output::data(format_args!(
             "  baseline          {m:>12.0} msgs/s  bare tokio mpsc, same run; bus/mpsc = {ratio:.2}"
+        ));
+    }
+    if let (Some(p), Some(ratio)) = (r.sqlite_insert_rows_per_s, r.ratio_to_sqlite_insert) {
+        output::data(format_args!(
+            "  sqlite peer       {p:>12.0} rows/s  plain inserts, 10,000 per transaction, same run; bus/peer = {ratio:.2}"
         ));
     }
 }
