@@ -78,12 +78,20 @@ struct Lease {
 }
 
 /// Delivery state of a message that has been delivered at least once in a group.
+///
+/// Small on purpose (one per message in flight): failures live behind a box that only messages
+/// that failed pay for.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Track {
     pub(crate) count: u32,
-    pub(crate) history: Vec<Attempt>,
-    pub(crate) last_error: Option<Error>,
     lease: Option<Lease>,
+    failures: Option<Box<Failures>>,
+}
+
+#[derive(Debug, Default, Clone)]
+struct Failures {
+    history: Vec<Attempt>,
+    last_error: Option<Error>,
 }
 
 impl Track {
@@ -91,9 +99,32 @@ impl Track {
     pub(crate) fn restored(count: u32, history: Vec<Attempt>, last_error: Option<Error>) -> Self {
         Self {
             count,
-            history,
-            last_error,
             lease: None,
+            failures: Some(Box::new(Failures {
+                history,
+                last_error,
+            })),
+        }
+    }
+
+    fn failures(&mut self) -> &mut Failures {
+        self.failures.get_or_insert_with(Box::default)
+    }
+
+    /// Every failed delivery, oldest first.
+    pub(crate) fn history(&self) -> &[Attempt] {
+        self.failures.as_ref().map_or(&[], |f| &f.history)
+    }
+
+    /// The last error reported.
+    pub(crate) fn last_error(&self) -> Option<&Error> {
+        self.failures.as_ref().and_then(|f| f.last_error.as_ref())
+    }
+
+    fn into_failures(self) -> (Vec<Attempt>, Option<Error>) {
+        match self.failures {
+            Some(f) => (f.history, f.last_error),
+            None => (Vec::new(), None),
         }
     }
 }
@@ -545,9 +576,14 @@ impl StreamState {
     }
 
     fn finish(&mut self, gi: usize, offset: u64, opts: &BusOptions) {
+        self.groups[gi].tracks.remove(&offset);
+        self.finish_untracked(gi, offset, opts);
+    }
+
+    /// `finish` for a message whose track is already removed.
+    fn finish_untracked(&mut self, gi: usize, offset: u64, opts: &BusOptions) {
         let g = &mut self.groups[gi];
         g.outstanding = g.outstanding.saturating_sub(1);
-        g.tracks.remove(&offset);
         self.update_backlog_hint();
         let retain = opts.retention > 0;
         if let Some(slot) = self.slot_mut(offset)
@@ -579,13 +615,15 @@ impl StreamState {
         if reason == DeadReason::Expired {
             self.counters.expired += 1;
         }
+        let delivery_count = track.count;
+        let (history, previous) = track.into_failures();
         let draft = DeadDraft {
             group: self.groups[gi].name.clone(),
             offset,
             reason,
-            last_error: last_error.or(track.last_error),
-            delivery_count: track.count,
-            history: track.history,
+            delivery_count,
+            last_error: last_error.or(previous),
+            history,
             envelope,
         };
         self.finish(gi, offset, opts);
@@ -684,7 +722,7 @@ impl StreamState {
                 .tracks
                 .get_mut(&offset)
                 .expect("leased message has a track");
-            track.history.push(Attempt {
+            track.failures().history.push(Attempt {
                 at_ms: now,
                 consumer,
                 outcome: "lease expired".into(),
@@ -712,19 +750,25 @@ impl StreamState {
     ) -> Result<bool, Error> {
         let gi = self.group_index(group)?;
         let g = &mut self.groups[gi];
-        if !g.tracks.contains_key(&offset) {
+        let Some(track) = g.tracks.remove(&offset) else {
             return Ok(false);
-        }
-        if g.release_lease(offset).is_none() {
+        };
+        if let Some(lease) = track.lease {
+            g.in_flight -= 1;
+            if let Some((_, n)) = g.consumers.get_mut(lease.consumer as usize) {
+                *n = n.saturating_sub(1);
+            }
+        } else {
             // Its lease ran out and it waits for redelivery: the late ack still counts.
             let level = self.entry(offset).map_or(1, |e| e.level);
             let g = &mut self.groups[gi];
             if !g.ready.remove(level, offset) {
+                g.tracks.insert(offset, track);
                 return Ok(false);
             }
         }
         self.counters.acked += 1;
-        self.finish(gi, offset, opts);
+        self.finish_untracked(gi, offset, opts);
         Ok(true)
     }
 
@@ -768,12 +812,12 @@ impl StreamState {
             .tracks
             .get_mut(&offset)
             .expect("leased message has a track");
-        track.history.push(Attempt {
+        track.failures().history.push(Attempt {
             at_ms: now,
             consumer,
             outcome: format!("nack: {error}"),
         });
-        track.last_error = Some(error);
+        track.failures().last_error = Some(error);
         if track.count >= opts.max_deliveries {
             let draft = self
                 .dead(gi, offset, DeadReason::MaxDeliveries, None, opts)
@@ -813,7 +857,7 @@ impl StreamState {
             .tracks
             .get_mut(&offset)
             .expect("leased message has a track");
-        track.history.push(Attempt {
+        track.failures().history.push(Attempt {
             at_ms: now,
             consumer,
             outcome: format!("rejected: {error}"),

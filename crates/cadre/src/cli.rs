@@ -223,9 +223,9 @@ pub(crate) enum BenchCommand {
     /// Publish → deliver → ack throughput and latency of a bus backend, with a bare tokio mpsc
     /// channel measured in the same run as the baseline.
     Bus {
-        /// The backend to measure.
-        #[arg(long, value_enum, default_value = "sqlite")]
-        backend: BackendArg,
+        /// The backend to measure (default: `bus.backend` from the configuration, `sqlite`).
+        #[arg(long, value_enum)]
+        backend: Option<BackendArg>,
         /// Messages to move.
         #[arg(long, default_value_t = 200_000)]
         messages: u64,

@@ -108,8 +108,8 @@ impl Persist for Journal {
     ) -> Result<(), Error> {
         let record = TrackRecord {
             count: track.count,
-            history: track.history,
-            last_error: track.last_error,
+            history: track.history().to_vec(),
+            last_error: track.last_error().cloned(),
         };
         let track = serde_json::to_string(&record)
             .map_err(|e| Error::new(ErrorCode::Encode, format!("retry record: {e}")))?;

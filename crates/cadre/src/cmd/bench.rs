@@ -29,6 +29,10 @@ pub(crate) async fn run(
     if messages == 0 {
         anyhow::bail!("--messages must be at least 1");
     }
+    let backend = backend.unwrap_or(match loaded.config.bus.backend {
+        cadre_core::config::BusBackend::Memory => BackendArg::Memory,
+        cadre_core::config::BusBackend::Sqlite => BackendArg::Sqlite,
+    });
     let mut opts = BusOptions::from_config(&loaded.config.bus);
     opts.max_backlog = opts.max_backlog.max(100_000);
     let tmp;
