@@ -1,4 +1,5 @@
-//! Observability for cadre: tracing set-up and the spans every component uses.
+//! Observability for cadre: tracing set-up, the spans every component uses, and the metrics
+//! facade components record through.
 //!
 //! [`init`] installs the global subscriber from [`LogConfig`](cadre_core::config::LogConfig):
 //! human-readable lines (coloured on a terminal) by default, one JSON object per line with
@@ -19,3 +20,7 @@
 mod logging;
 
 pub use logging::{LogTarget, init, message_span, subscriber};
+/// The metrics facade every cadre crate records through (`counter!`, `gauge!`, `histogram!`).
+/// A node installs an exporter (Prometheus) as the global recorder; without one, recording is
+/// a no-op.
+pub use metrics;
