@@ -3,7 +3,9 @@
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 /// A monotonic clock: time since an arbitrary, fixed origin.
 pub trait Clock: Send + Sync + fmt::Debug + 'static {
@@ -11,7 +13,8 @@ pub trait Clock: Send + Sync + fmt::Debug + 'static {
     fn now(&self) -> Duration;
 }
 
-/// The process's monotonic clock.
+/// The process's monotonic clock, as tokio sees it: in a runtime whose clock is paused (tests),
+/// it follows the virtual time.
 #[derive(Debug, Clone, Copy)]
 pub struct MonotonicClock {
     origin: Instant,

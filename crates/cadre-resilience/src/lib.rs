@@ -32,15 +32,23 @@
 #![warn(missing_docs)]
 
 mod breaker;
+mod bulkhead;
 mod clock;
 mod compose;
+mod layer;
+mod pool;
+mod rate_limit;
 mod retry;
 mod timeout;
 
 pub use breaker::{
     BreakerConfig, BreakerEvent, BreakerRegistry, BreakerState, CircuitBreaker, Permit,
 };
+pub use bulkhead::Bulkhead;
 pub use clock::{Clock, ManualClock, MonotonicClock};
 pub use compose::Resilient;
+pub use layer::{BulkheadLayer, BulkheadService, ResilientLayer, ResilientService};
+pub use pool::{Manager, Pool, PoolConfig, PoolStatus, Pooled};
+pub use rate_limit::RateLimiter;
 pub use retry::{Attempt, Backoff, Jitter, RetryError, RetryPolicy};
 pub use timeout::timeout;

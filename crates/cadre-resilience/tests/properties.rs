@@ -13,6 +13,7 @@ fn config() -> ProptestConfig {
     ProptestConfig {
         cases: 256,
         rng_seed: proptest::test_runner::RngSeed::Fixed(0x5EED),
+        failure_persistence: None,
         ..ProptestConfig::default()
     }
 }
@@ -186,5 +187,109 @@ impl Since for ManualClock {
     fn now_since(&self, at: Duration) -> Duration {
         use cadre_resilience::Clock;
         self.now().saturating_sub(at)
+    }
+}
+
+mod pool {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::time::Duration;
+
+    use cadre_core::Error;
+    use cadre_resilience::{Manager, ManualClock, Pool, PoolConfig, Pooled};
+    use parking_lot::Mutex;
+    use proptest::prelude::*;
+
+    #[derive(Default)]
+    struct Conns {
+        made: AtomicU32,
+        broken: Mutex<Vec<u32>>,
+    }
+
+    #[derive(Clone, Default)]
+    struct M(Arc<Conns>);
+
+    impl Manager for M {
+        type Resource = u32;
+        async fn create(&self) -> Result<u32, Error> {
+            Ok(self.0.made.fetch_add(1, Ordering::SeqCst))
+        }
+        async fn is_healthy(&self, r: &mut u32) -> bool {
+            !self.0.broken.lock().contains(r)
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Get,
+        Return(usize),
+        Break(u32),
+        Advance(u64),
+        Evict,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            3 => Just(Op::Get),
+            2 => any::<usize>().prop_map(Op::Return),
+            1 => (0u32..20).prop_map(Op::Break),
+            1 => (0u64..120_000).prop_map(Op::Advance),
+            1 => Just(Op::Evict),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(super::config())]
+
+        #[test]
+        fn never_exceeds_max_size_and_never_hands_out_a_broken_resource(
+            ops in prop::collection::vec(op(), 1..150),
+            min in 0usize..3,
+            max in 1usize..5,
+        ) {
+            let clock = ManualClock::new();
+            let m = M::default();
+            let pool = Pool::new("p", m.clone(), PoolConfig {
+                min_size: min,
+                max_size: max,
+                idle_timeout: Duration::from_secs(60),
+                checkout_timeout: Duration::from_millis(10),
+                clock: Arc::new(clock.clone()),
+            });
+            let rt = super::paused_runtime();
+            let mut out: Vec<Pooled<M>> = Vec::new();
+            rt.block_on(pool.fill()).unwrap();
+            for op in ops {
+                match op {
+                    Op::Get => match rt.block_on(pool.get()) {
+                        Ok(r) => {
+                            prop_assert!(!m.0.broken.lock().contains(&*r), "handed out broken {}", *r);
+                            out.push(r);
+                        }
+                        Err(e) => prop_assert_eq!(e.code(), cadre_core::ErrorCode::Timeout),
+                    },
+                    Op::Return(i) => {
+                        if !out.is_empty() {
+                            let i = i % out.len();
+                            drop(out.swap_remove(i));
+                        }
+                    }
+                    // Break a resource that exists (a new one is healthy by construction).
+                    Op::Break(id) => {
+                        if id < m.0.made.load(Ordering::SeqCst) {
+                            m.0.broken.lock().push(id);
+                        }
+                    }
+                    Op::Advance(ms) => clock.advance(Duration::from_millis(ms)),
+                    Op::Evict => {
+                        pool.evict_idle();
+                    }
+                }
+                let s = pool.status();
+                prop_assert!(s.size <= max.max(1), "size {} > max {}", s.size, max);
+                prop_assert!(s.in_use <= max.max(1));
+                prop_assert_eq!(s.in_use, out.len());
+            }
+        }
     }
 }
