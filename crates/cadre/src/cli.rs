@@ -244,6 +244,10 @@ pub(crate) enum BenchCommand {
         /// Hold this total publish rate (messages/s) instead of going flat out; for latency.
         #[arg(long)]
         rate: Option<u64>,
+        /// Unfinished messages the group may hold before publishers wait (the bus's
+        /// back-pressure; like the capacity of the baseline channel).
+        #[arg(long, default_value_t = 16_384)]
+        max_backlog: usize,
         /// Database file for the sqlite backend (default: a fresh temporary directory).
         #[arg(long)]
         db: Option<PathBuf>,

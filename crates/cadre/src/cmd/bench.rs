@@ -22,6 +22,7 @@ pub(crate) async fn run(
         consumers,
         batch,
         rate,
+        max_backlog,
         db,
         no_baseline,
         format,
@@ -34,7 +35,8 @@ pub(crate) async fn run(
         cadre_core::config::BusBackend::Sqlite => BackendArg::Sqlite,
     });
     let mut opts = BusOptions::from_config(&loaded.config.bus);
-    opts.max_backlog = opts.max_backlog.max(100_000);
+    opts.max_backlog = max_backlog.max(1);
+    opts.publish_timeout = std::time::Duration::from_secs(60);
     let tmp;
     let bus: Arc<dyn Bus> = match backend {
         BackendArg::Memory => Arc::new(MemoryBus::new(opts)),
