@@ -95,27 +95,32 @@ impl<P: Persist> Core<P> {
         &self.engine.opts
     }
 
-    /// Publishes one message; in memory, reservation and commit take the lock once.
-    pub(crate) async fn publish_one(
-        &self,
-        stream: &Topic,
+    /// Publishes one message. In memory it usually finishes at once, without the stream lock
+    /// and without allocating a future.
+    pub(crate) fn publish_one<'a>(
+        &'a self,
+        stream: &'a Topic,
         envelope: Envelope,
         dedupe: bool,
-    ) -> Result<Published, Error> {
+    ) -> crate::PublishFuture<'a> {
         if !P::IN_MEMORY {
-            return self
-                .publish_many(stream, vec![envelope], dedupe)
-                .await?
-                .pop()
-                .ok_or_else(|| Error::internal("publish returned no result"));
+            return crate::PublishFuture::waiting(async move {
+                self.publish_many(stream, vec![envelope], dedupe)
+                    .await?
+                    .pop()
+                    .ok_or_else(|| Error::internal("publish returned no result"))
+            });
         }
-        envelope.check_limits(&self.opts().limits)?;
+        if let Err(e) = envelope.check_limits(&self.opts().limits) {
+            return crate::PublishFuture::ready(Err(e));
+        }
         let cell = self.engine.stream(stream);
         let now = self.engine.now();
         match self.try_publish_now(&cell, envelope, now, dedupe) {
-            Ok(published) => Ok(published),
-            // The slow path is boxed so the common path's future stays small.
-            Err(envelope) => Box::pin(self.publish_when_room(stream, cell, envelope, dedupe)).await,
+            Ok(published) => crate::PublishFuture::ready(Ok(published)),
+            Err(envelope) => crate::PublishFuture::waiting(
+                self.publish_when_room(stream, cell, envelope, dedupe),
+            ),
         }
     }
 
@@ -520,12 +525,15 @@ macro_rules! forward_bus {
                 $name
             }
 
-            async fn publish(
-                &self,
-                stream: &cadre_core::Topic,
+            fn publish<'a>(
+                &'a self,
+                stream: &'a cadre_core::Topic,
                 envelope: cadre_core::Envelope,
-            ) -> Result<$crate::Published, cadre_core::Error> {
-                self.core()?.publish_one(stream, envelope, true).await
+            ) -> $crate::PublishFuture<'a> {
+                match self.core() {
+                    Ok(core) => core.publish_one(stream, envelope, true),
+                    Err(e) => $crate::PublishFuture::ready(Err(e)),
+                }
             }
 
             async fn publish_batch(

@@ -188,6 +188,67 @@ pub struct StreamInfo {
     pub counters: Counters,
 }
 
+/// The future returned by [`Bus::publish`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct PublishFuture<'a> {
+    state: PublishState<'a>,
+}
+
+enum PublishState<'a> {
+    Ready(Option<Result<Published, Error>>),
+    Waiting(
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<Published, Error>> + Send + 'a>>,
+    ),
+}
+
+impl<'a> PublishFuture<'a> {
+    /// A publish that has already finished.
+    pub fn ready(result: Result<Published, Error>) -> Self {
+        Self {
+            state: PublishState::Ready(Some(result)),
+        }
+    }
+
+    /// A publish that still has work to do.
+    pub fn waiting(
+        fut: impl std::future::Future<Output = Result<Published, Error>> + Send + 'a,
+    ) -> Self {
+        Self {
+            state: PublishState::Waiting(Box::pin(fut)),
+        }
+    }
+}
+
+impl std::fmt::Debug for PublishFuture<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = match self.state {
+            PublishState::Ready(_) => "ready",
+            PublishState::Waiting(_) => "waiting",
+        };
+        f.debug_struct("PublishFuture")
+            .field("state", &state)
+            .finish()
+    }
+}
+
+impl std::future::Future for PublishFuture<'_> {
+    type Output = Result<Published, Error>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        match &mut self.state {
+            PublishState::Ready(result) => {
+                std::task::Poll::Ready(result.take().unwrap_or_else(|| {
+                    Err(Error::internal("publish future polled after completion"))
+                }))
+            }
+            PublishState::Waiting(fut) => fut.as_mut().poll(cx),
+        }
+    }
+}
+
 /// A message bus backend.
 ///
 /// All backends share the semantics described in the crate documentation and proven by the
@@ -205,7 +266,10 @@ pub trait Bus: Send + Sync + 'static {
     /// [`ErrorCode::Overloaded`](cadre_core::ErrorCode::Overloaded) when a group's backlog is
     /// full for longer than [`BusOptions::publish_timeout`](crate::BusOptions); `Oversize` for
     /// an envelope over the limits; `Storage` when the store fails.
-    async fn publish(&self, stream: &Topic, envelope: Envelope) -> Result<Published, Error>;
+    ///
+    /// The future is a concrete type so that backends that can publish at once (the memory
+    /// backend, without an idempotency key) do so without allocating.
+    fn publish<'a>(&'a self, stream: &'a Topic, envelope: Envelope) -> PublishFuture<'a>;
 
     /// Publishes several messages to `stream` in order, stored together.
     ///
