@@ -186,6 +186,28 @@ impl GroupState {
         i
     }
 
+    /// Records a delivery that ended without an ack (its lease already released) in the
+    /// message's history and returns its track.
+    fn record_failure(
+        &mut self,
+        offset: u64,
+        lease: Lease,
+        now: u64,
+        outcome: String,
+    ) -> &mut Track {
+        let consumer = self.consumer_id(lease.consumer);
+        let track = self
+            .tracks
+            .get_mut(&offset)
+            .expect("leased message has a track");
+        track.failures().history.push(Attempt {
+            at_ms: now,
+            consumer,
+            outcome,
+        });
+        track
+    }
+
     fn consumer_id(&self, index: u32) -> Option<AgentId> {
         self.consumers.get(index as usize).map(|(id, _)| id.clone())
     }
@@ -716,17 +738,7 @@ impl StreamState {
                 continue;
             };
             self.counters.lease_expired += 1;
-            let g = &mut self.groups[gi];
-            let consumer = g.consumer_id(lease.consumer);
-            let track = g
-                .tracks
-                .get_mut(&offset)
-                .expect("leased message has a track");
-            track.failures().history.push(Attempt {
-                at_ms: now,
-                consumer,
-                outcome: "lease expired".into(),
-            });
+            let track = self.groups[gi].record_failure(offset, lease, now, "lease expired".into());
             if track.count >= opts.max_deliveries {
                 let err = Error::new(
                     ErrorCode::Timeout,
@@ -806,17 +818,7 @@ impl StreamState {
             .release_lease(offset)
             .expect("checked that it is leased");
         self.counters.nacked += 1;
-        let g = &mut self.groups[gi];
-        let consumer = g.consumer_id(lease.consumer);
-        let track = g
-            .tracks
-            .get_mut(&offset)
-            .expect("leased message has a track");
-        track.failures().history.push(Attempt {
-            at_ms: now,
-            consumer,
-            outcome: format!("nack: {error}"),
-        });
+        let track = self.groups[gi].record_failure(offset, lease, now, format!("nack: {error}"));
         track.failures().last_error = Some(error);
         if track.count >= opts.max_deliveries {
             let draft = self
@@ -852,16 +854,7 @@ impl StreamState {
         let lease = self.groups[gi]
             .release_lease(offset)
             .expect("checked that it is leased");
-        let consumer = self.groups[gi].consumer_id(lease.consumer);
-        let track = self.groups[gi]
-            .tracks
-            .get_mut(&offset)
-            .expect("leased message has a track");
-        track.failures().history.push(Attempt {
-            at_ms: now,
-            consumer,
-            outcome: format!("rejected: {error}"),
-        });
+        self.groups[gi].record_failure(offset, lease, now, format!("rejected: {error}"));
         self.dead(gi, offset, DeadReason::Rejected, Some(error), opts)
             .ok_or_else(|| Error::internal("leased message without an entry"))
     }

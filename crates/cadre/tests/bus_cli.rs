@@ -1,26 +1,15 @@
 //! `cadre stream`, `cadre dlq` and `cadre bench bus` against a real database file.
 
+mod common;
+
+use common::{cadre, text};
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
 use cadre_bus::{Bus, BusOptions, SqliteBus, StartFrom};
 use cadre_core::{AgentId, Envelope, Error, Group, MessageKind, Payload, Recipient, Topic};
-
-fn cadre(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cadre"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("RUST_LOG")
-        .env_remove("CADRE_PROFILE")
-        .env_remove("CADRE_CONFIG")
-        .output()
-        .expect("run cadre")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 fn json(out: &Output) -> serde_json::Value {
     assert!(out.status.success(), "stderr: {}", text(&out.stderr));

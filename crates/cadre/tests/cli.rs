@@ -1,22 +1,8 @@
 //! The `cadre` binary end to end: exit codes, stdout for data, stderr for diagnostics.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn cadre(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cadre"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("RUST_LOG")
-        .env_remove("CADRE_PROFILE")
-        .env_remove("CADRE_CONFIG")
-        .output()
-        .expect("run cadre")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use common::{cadre, text};
 
 #[test]
 fn version_and_help_on_every_subcommand() {
