@@ -275,6 +275,21 @@ impl<'de> Deserialize<'de> for Error {
     }
 }
 
+impl PartialEq for Error {
+    /// Errors are equal when code, message (with the source folded in), context and retryable
+    /// flag are.
+    fn eq(&self, other: &Self) -> bool {
+        let wire = |e: &Error| match &e.source {
+            Some(source) => format!("{}: {source}", e.message),
+            None => e.message.clone(),
+        };
+        self.code == other.code
+            && self.retryable == other.retryable
+            && self.context == other.context
+            && wire(self) == wire(other)
+    }
+}
+
 impl Clone for Error {
     /// Clones the error; the source chain is folded into the message of the clone.
     fn clone(&self) -> Self {
