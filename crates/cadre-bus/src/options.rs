@@ -33,19 +33,9 @@ pub struct BusOptions {
 }
 
 impl Default for BusOptions {
+    /// The defaults of the `[bus]` configuration section (one source of truth).
     fn default() -> Self {
-        Self {
-            lease: Duration::from_secs(30),
-            max_deliveries: 5,
-            dedupe_window: Duration::from_secs(600),
-            max_in_flight_per_consumer: 1024,
-            max_backlog: 1_000_000,
-            publish_timeout: Duration::from_secs(5),
-            starvation_bound: 8,
-            retention: 10_000,
-            limits: Limits::default(),
-            clock: Arc::new(SystemClock),
-        }
+        Self::from_config(&cadre_core::config::BusConfig::default())
     }
 }
 
@@ -68,7 +58,8 @@ impl BusOptions {
             publish_timeout: config.publish_timeout,
             starvation_bound: config.starvation_bound,
             retention: config.retention,
-            ..Self::default()
+            limits: Limits::default(),
+            clock: Arc::new(SystemClock),
         }
     }
 
