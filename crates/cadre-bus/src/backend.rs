@@ -10,8 +10,8 @@ use cadre_core::{AgentId, Envelope, Error, ErrorCode, Group, Topic};
 use crate::engine::{Engine, Entry, NackResult, Reservation, StreamCell, Track, Wake};
 use crate::options::ms;
 use crate::{
-    BusOptions, DeadLetter, Delivery, DlqFilter, Published, ReadFrom, Receipt, StartFrom, Stored,
-    StreamInfo,
+    BusOptions, ControlValue, DeadLetter, Delivery, DlqFilter, Published, ReadFrom, Receipt,
+    StartFrom, Stored, StreamInfo,
 };
 
 pub mod memory;
@@ -69,6 +69,20 @@ pub(crate) trait Persist: Send + Sync + 'static {
         from: ReadFrom,
         max: usize,
     ) -> impl Future<Output = Option<Result<Vec<Stored>, Error>>> + Send;
+
+    /// Reads a control register; `None` means "the store keeps none: use memory".
+    fn control(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Option<Result<Option<ControlValue>, Error>>> + Send;
+
+    /// Writes a control register; `None` means "the store keeps none: use memory".
+    fn set_control(
+        &self,
+        key: &str,
+        value: Option<&str>,
+        now_ms: u64,
+    ) -> impl Future<Output = Option<Result<(), Error>>> + Send;
 
     /// Messages older than `before` still in the store, for a group created from the earliest
     /// offset, and the first offset the store holds.
@@ -506,6 +520,43 @@ impl<P: Persist> Core<P> {
         Ok(published)
     }
 
+    pub(crate) async fn control(&self, key: &str) -> Result<Option<ControlValue>, Error> {
+        match self.persist.control(key).await {
+            Some(result) => result,
+            None => Ok(self.engine.controls.lock().get(key).cloned()),
+        }
+    }
+
+    pub(crate) async fn set_control(&self, key: &str, value: Option<String>) -> Result<(), Error> {
+        let now = self.engine.now();
+        if let Some(result) = self.persist.set_control(key, value.as_deref(), now).await {
+            return result;
+        }
+        let mut controls = self.engine.controls.lock();
+        match value {
+            Some(value) => {
+                controls.insert(
+                    key.to_owned(),
+                    ControlValue {
+                        value,
+                        updated_ms: now,
+                    },
+                );
+            }
+            None => {
+                controls.remove(key);
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn stream_info(&self, stream: &Topic) -> Option<StreamInfo> {
+        let cell = self.engine.existing(stream).ok()?;
+        let state = self.engine.lock(&cell);
+        let dead = self.engine.dead.lock().count_for(state.name());
+        Some(state.info(dead))
+    }
+
     pub(crate) async fn purge_dead_letters(&self, filter: &DlqFilter) -> Result<u64, Error> {
         let ids: Vec<u64> = self.dead_letters(filter).iter().map(|d| d.id).collect();
         let removed = self.engine.dead.lock().remove(&ids);
@@ -596,6 +647,28 @@ macro_rules! forward_bus {
 
             async fn streams(&self) -> Result<Vec<$crate::StreamInfo>, cadre_core::Error> {
                 Ok(self.reader().streams())
+            }
+
+            async fn stream_info(
+                &self,
+                stream: &cadre_core::Topic,
+            ) -> Result<Option<$crate::StreamInfo>, cadre_core::Error> {
+                Ok(self.reader().stream_info(stream))
+            }
+
+            async fn control(
+                &self,
+                key: &str,
+            ) -> Result<Option<$crate::ControlValue>, cadre_core::Error> {
+                self.reader().control(key).await
+            }
+
+            async fn set_control(
+                &self,
+                key: &str,
+                value: Option<String>,
+            ) -> Result<(), cadre_core::Error> {
+                self.reader().set_control(key, value).await
             }
 
             async fn dead_letters(

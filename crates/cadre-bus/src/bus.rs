@@ -188,6 +188,15 @@ pub struct StreamInfo {
     pub counters: Counters,
 }
 
+/// The value of a control register (see [`Bus::control`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ControlValue {
+    /// The value.
+    pub value: String,
+    /// When it was set (milliseconds since the Unix epoch).
+    pub updated_ms: u64,
+}
+
 /// The future returned by [`Bus::publish`].
 #[must_use = "futures do nothing unless awaited"]
 pub struct PublishFuture<'a> {
@@ -339,6 +348,33 @@ pub trait Bus: Send + Sync + 'static {
     /// # Errors
     /// `Storage` when the store fails.
     async fn streams(&self) -> Result<Vec<StreamInfo>, Error>;
+
+    /// One stream with its groups and counters, or `None` when it does not exist.
+    ///
+    /// # Errors
+    /// `Storage` when the store fails.
+    async fn stream_info(&self, stream: &Topic) -> Result<Option<StreamInfo>, Error> {
+        Ok(self
+            .streams()
+            .await?
+            .into_iter()
+            .find(|s| &s.name == stream))
+    }
+
+    /// Reads control register `key`: a small named value that every node and tool sharing the
+    /// bus sees (the kill switch lives here). `None` when it is not set.
+    ///
+    /// # Errors
+    /// `Storage` when the store fails.
+    async fn control(&self, key: &str) -> Result<Option<ControlValue>, Error>;
+
+    /// Sets (`Some`) or clears (`None`) control register `key`. Unlike other changes, this works
+    /// on a read-only handle and while another process owns a durable bus, so operators can
+    /// reach a running crew (`cadre halt`).
+    ///
+    /// # Errors
+    /// `Storage` when the store fails.
+    async fn set_control(&self, key: &str, value: Option<String>) -> Result<(), Error>;
 
     /// Dead letters matching `filter`, oldest first.
     ///

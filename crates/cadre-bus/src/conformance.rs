@@ -95,6 +95,8 @@ macro_rules! conformance_tests {
                 undecodable_payload_is_dead_lettered_without_blocking,
                 fetch_waits_for_a_publish,
                 oversize_envelope_is_refused,
+                control_registers_set_read_and_clear,
+                stream_info_describes_one_stream,
             );
         }
     };
@@ -934,4 +936,45 @@ pub async fn oversize_envelope_is_refused(b: &dyn Backend) {
     assert_eq!(err.code(), ErrorCode::Oversize);
     assert!(err.to_string().contains("payload.data"), "{err}");
     assert_eq!(stats(&fx, "jobs").await.counters.published, 0);
+}
+
+/// Control registers: unset reads `None`, a set value is read back with its time, a second set
+/// replaces it, clearing removes it; keys are independent.
+pub async fn control_registers_set_read_and_clear(b: &dyn Backend) {
+    let fx = open(b).await;
+    assert_eq!(fx.bus.control("halt").await.unwrap(), None);
+    fx.bus
+        .set_control("halt", Some("{\"reason\":\"test\"}".into()))
+        .await
+        .unwrap();
+    fx.bus.set_control("other", Some("1".into())).await.unwrap();
+    let got = fx.bus.control("halt").await.unwrap().expect("set");
+    assert_eq!(got.value, "{\"reason\":\"test\"}");
+    assert_eq!(got.updated_ms, T0);
+    fx.clock.advance(Duration::from_millis(5));
+    fx.bus.set_control("halt", Some("2".into())).await.unwrap();
+    let got = fx.bus.control("halt").await.unwrap().expect("set");
+    assert_eq!((got.value.as_str(), got.updated_ms), ("2", T0 + 5));
+    fx.bus.set_control("halt", None).await.unwrap();
+    assert_eq!(fx.bus.control("halt").await.unwrap(), None);
+    assert_eq!(
+        fx.bus.control("other").await.unwrap().map(|c| c.value),
+        Some("1".into())
+    );
+}
+
+/// `stream_info` returns what `streams` lists for that stream, and `None` for an unknown one.
+pub async fn stream_info_describes_one_stream(b: &dyn Backend) {
+    let fx = open(b).await;
+    setup(&fx, "jobs", &["g"]).await;
+    publish_jobs(&fx, "jobs", 0..3).await;
+    let one = fx
+        .bus
+        .stream_info(&topic("jobs"))
+        .await
+        .unwrap()
+        .expect("exists");
+    assert_eq!(one, stats(&fx, "jobs").await);
+    assert_eq!(one.groups[0].backlog(), 3);
+    assert_eq!(fx.bus.stream_info(&topic("nope")).await.unwrap(), None);
 }

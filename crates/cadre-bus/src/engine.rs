@@ -1083,6 +1083,8 @@ pub(crate) struct Engine {
     pub(crate) opts: BusOptions,
     streams: RwLock<FxHashMap<Topic, Arc<StreamCell>>>,
     pub(crate) dead: Mutex<DeadLetters>,
+    /// Control registers, for backends that keep them in memory.
+    pub(crate) controls: Mutex<FxHashMap<String, crate::ControlValue>>,
 }
 
 impl Engine {
@@ -1091,6 +1093,7 @@ impl Engine {
             opts,
             streams: RwLock::new(FxHashMap::default()),
             dead: Mutex::new(DeadLetters::default()),
+            controls: Mutex::new(FxHashMap::default()),
         }
     }
 

@@ -54,8 +54,8 @@ pub use backend::memory::MemoryBus;
 #[cfg(feature = "sqlite")]
 pub use backend::sqlite::SqliteBus;
 pub use bus::{
-    Bus, Counters, Delivery, GroupInfo, PublishFuture, Published, ReadFrom, Receipt, StartFrom,
-    Stored, StreamInfo,
+    Bus, ControlValue, Counters, Delivery, GroupInfo, PublishFuture, Published, ReadFrom, Receipt,
+    StartFrom, Stored, StreamInfo,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use consumer::{Handled, TypedDelivery, decode_or_reject};

@@ -190,3 +190,34 @@ async fn a_file_that_is_not_a_bus_database_is_refused() {
     assert_eq!(err.code(), ErrorCode::Storage);
     assert!(err.to_string().contains("bus.db"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_registers_reach_the_owner_from_another_handle() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bus.db");
+    let clock = ManualClock::new(1_800_000_000_000);
+    let owner = SqliteBus::open(&path, opts(&clock)).await.unwrap();
+    // Another process (here: a read-only handle) sets the kill switch while the owner runs.
+    let operator = SqliteBus::open_read_only(&path, opts(&clock))
+        .await
+        .unwrap();
+    operator
+        .set_control("halt", Some("maintenance".into()))
+        .await
+        .unwrap();
+    let seen = owner.control("halt").await.unwrap().expect("owner sees it");
+    assert_eq!(seen.value, "maintenance");
+    operator.set_control("halt", None).await.unwrap();
+    assert_eq!(owner.control("halt").await.unwrap(), None);
+    // And it survives reopening.
+    owner
+        .set_control("halt", Some("again".into()))
+        .await
+        .unwrap();
+    drop((owner, operator));
+    let reopened = SqliteBus::open(&path, opts(&clock)).await.unwrap();
+    assert_eq!(
+        reopened.control("halt").await.unwrap().map(|c| c.value),
+        Some("again".into())
+    );
+}

@@ -16,9 +16,11 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod crew;
 mod error;
 mod loader;
 mod locate;
 
+pub use crew::{CrewManifest, check_crew_all_profiles, load_crew};
 pub use error::{ConfigError, Problem};
 pub use loader::{BUILTIN_PROFILES, ENV_PREFIX, Loaded, Loader, RESERVED_ENV, schema};

@@ -256,7 +256,7 @@ fn check_profile_exists(
 }
 
 /// Where the value at `key` came from.
-fn source_of(figment: &Figment, key: &str) -> Option<String> {
+pub(crate) fn source_of(figment: &Figment, key: &str) -> Option<String> {
     figment.find_metadata(key).map(|m| describe(m, key))
 }
 
@@ -275,7 +275,7 @@ fn env_name(key: &str) -> String {
     format!("{ENV_PREFIX}{}", key.replace('.', "_").to_uppercase())
 }
 
-fn from_figment(err: figment::Error, figment: &Figment) -> ConfigError {
+pub(crate) fn from_figment(err: figment::Error, figment: &Figment) -> ConfigError {
     let problems = err
         .into_iter()
         .map(|e| {

@@ -36,6 +36,12 @@ impl Persist for Nothing {
     async fn read(&self, _: &Topic, _: ReadFrom, _: usize) -> Option<Result<Vec<Stored>, Error>> {
         None
     }
+    async fn control(&self, _: &str) -> Option<Result<Option<crate::ControlValue>, Error>> {
+        None
+    }
+    async fn set_control(&self, _: &str, _: Option<&str>, _: u64) -> Option<Result<(), Error>> {
+        None
+    }
     async fn backfill(&self, _: &Topic, before: u64) -> Result<(Vec<Arc<Entry>>, u64), Error> {
         Ok((Vec::new(), before))
     }

@@ -34,7 +34,14 @@ use writer::{Op, Writer, storage};
 pub(crate) struct Journal {
     writer: Option<Writer>,
     reader: Arc<Mutex<Connection>>,
+    path: PathBuf,
 }
+
+const CONTROL_TABLE: &str = "CREATE TABLE IF NOT EXISTS control (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    updated_ms INTEGER NOT NULL
+)";
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct TrackRecord {
@@ -153,6 +160,69 @@ impl Persist for Journal {
         Some(
             self.with_reader(move |conn| read_segments(conn, &stream, from, max))
                 .await,
+        )
+    }
+
+    async fn control(&self, key: &str) -> Option<Result<Option<crate::ControlValue>, Error>> {
+        let key = key.to_owned();
+        Some(
+            self.with_reader(move |conn| {
+                let row = conn
+                    .query_row(
+                        "SELECT value, updated_ms FROM control WHERE key = ?1",
+                        params![key],
+                        |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)),
+                    )
+                    .optional();
+                match row {
+                    Ok(row) => Ok(row.map(|(value, ms)| crate::ControlValue {
+                        value,
+                        updated_ms: u64::try_from(ms).unwrap_or(0),
+                    })),
+                    // A database written before control registers existed has no table yet.
+                    Err(e) if e.to_string().contains("no such table") => Ok(None),
+                    Err(e) => Err(storage("reading a control register")(e)),
+                }
+            })
+            .await,
+        )
+    }
+
+    async fn set_control(
+        &self,
+        key: &str,
+        value: Option<&str>,
+        now_ms: u64,
+    ) -> Option<Result<(), Error>> {
+        // A connection of its own: this works on a read-only handle and while another process
+        // owns the database (SQLite serialises the two writers; the bus writer holds no long
+        // transactions).
+        let path = self.path.clone();
+        let key = key.to_owned();
+        let value = value.map(str::to_owned);
+        let run = move || -> Result<(), Error> {
+            let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_WRITE)
+                .map_err(|e| Error::new(ErrorCode::Storage, format!("{}: {e}", path.display())))?;
+            conn.busy_timeout(std::time::Duration::from_secs(5))
+                .map_err(storage("setting a busy timeout"))?;
+            conn.execute_batch(CONTROL_TABLE)
+                .map_err(storage("creating the control table"))?;
+            match value {
+                Some(value) => conn.execute(
+                    "INSERT INTO control (key, value, updated_ms) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_ms = excluded.updated_ms",
+                    params![key, value, i64::try_from(now_ms).unwrap_or(i64::MAX)],
+                ),
+                None => conn.execute("DELETE FROM control WHERE key = ?1", params![key]),
+            }
+            .map_err(storage("writing a control register"))?;
+            Ok(())
+        };
+        Some(
+            tokio::task::spawn_blocking(run)
+                .await
+                .map_err(|e| Error::internal(format!("sqlite control task: {e}")))
+                .and_then(|r| r),
         )
     }
 
@@ -309,6 +379,7 @@ impl SqliteBus {
         let journal = Journal {
             writer,
             reader: Arc::new(Mutex::new(reader_conn)),
+            path: path.clone(),
         };
         Ok(Self {
             inner: Arc::new(Inner {
@@ -389,6 +460,7 @@ fn open_files(path: &Path, read_only: bool, engine: &Engine) -> Result<Opened, E
     conn.busy_timeout(std::time::Duration::from_secs(5))
         .map_err(storage("setting a busy timeout"))?;
     conn.execute_batch(codec::SCHEMA)
+        .and_then(|()| conn.execute_batch(CONTROL_TABLE))
         .map_err(|e| Error::new(ErrorCode::Storage, format!("{shown}: creating tables: {e}")))?;
     let version: Option<String> = conn
         .query_row(
