@@ -285,7 +285,9 @@ mod tests {
             NodeState::Stopped,
             &[("b-1", "b", "x.do")],
         ));
-        assert!(r.by_capability("x.do", at(12_001)).is_empty());
+        let left: Vec<_> = r.by_capability("x.do", at(12_001));
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].node.as_str(), "n1", "only n1's agent is left");
         assert!(
             r.node_of(&AgentId::new("b-1").unwrap(), at(12_001))
                 .is_none()
