@@ -27,9 +27,11 @@
 //!   outcome instead of running again.
 #![warn(missing_docs)]
 
+pub mod bench;
 mod cache;
 mod client;
 pub mod contract_net;
+pub mod crew;
 mod node;
 mod pool;
 pub mod protocol;
@@ -37,6 +39,7 @@ mod registry;
 
 pub use cache::ResultCache;
 pub use client::{Client, Route};
+pub use crew::{Catalog, Rendered};
 pub use node::{KindStatus, Node, NodeBuilder, NodeHealth, NodeOptions, ShutdownReport};
 pub use pool::{AgentSpec, Factory, PoolConfig, StreamMode};
 pub use registry::{Registered, Registry};

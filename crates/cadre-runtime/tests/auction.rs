@@ -55,7 +55,11 @@ async fn the_best_bid_wins_and_several_kinds_go_to_auction_by_default() {
         assert_eq!(out.output::<Num>().unwrap(), Num(2));
         // confidence per estimated second: 0.9/0.01 beats 0.3/0.01 and 0.9/0.1.
         assert!(
-            out.agent.as_ref().unwrap().as_str().starts_with("fast-sure-"),
+            out.agent
+                .as_ref()
+                .unwrap()
+                .as_str()
+                .starts_with("fast-sure-"),
             "{:?}",
             out.agent
         );
@@ -148,9 +152,7 @@ async fn bidders_on_another_node_answer_over_the_bus() {
         .unwrap();
     eventually(LONG, "home to see the remote bidder", || {
         let r = home.registry();
-        async move {
-            (r.by_capability("quote.price", chrono::Utc::now()).len() == 2).then_some(())
-        }
+        async move { (r.by_capability("quote.price", chrono::Utc::now()).len() == 2).then_some(()) }
     })
     .await;
     let out = home

@@ -30,6 +30,110 @@ pub(crate) enum Command {
     /// Measure throughput and latency.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Run a whole crew in one process from its manifest (`crews/*.toml`).
+    ///
+    /// Starts every agent kind of the manifest on one node. With a `[run]` section, sends its
+    /// entry task, prints the result (exit 1 when the task fails or its result is bad news,
+    /// e.g. broken links) and drains; without, serves until Ctrl-C or SIGTERM, then drains.
+    Run(RunArgs),
+    /// Run part of a crew: the listed agent kinds, serving until Ctrl-C or SIGTERM.
+    ///
+    /// Several `cadre node` processes with distinct `--id`s share one crew over a bus they
+    /// can all open.
+    Node(NodeArgs),
+    /// Show the agents registered on the bus (every node's last heartbeat).
+    #[command(subcommand)]
+    Agents(AgentsCommand),
+    /// Follow the error topic: every agent error with its code, agent, task and trace.
+    #[command(subcommand)]
+    Errors(ErrorsCommand),
+    /// Pull the kill switch: every node sharing the bus stops taking tasks within a second.
+    ///
+    /// Tasks already running finish; queued ones wait. Works while the nodes run (the switch
+    /// is a control register in the bus database). `cadre resume` releases it.
+    Halt {
+        /// Why (shown in logs, health and `cadre agents list`).
+        #[arg(long, default_value = "halted by an operator")]
+        reason: String,
+        /// Who (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Release the kill switch: nodes take tasks again within a second.
+    Resume {
+        #[command(flatten)]
+        db: DbArg,
+    },
+}
+
+/// `cadre run`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct RunArgs {
+    /// The crew manifest (TOML).
+    pub(crate) manifest: PathBuf,
+    /// The node's id (default: `<crew>-<pid>`).
+    #[arg(long)]
+    pub(crate) id: Option<String>,
+    /// Check the manifest and every agent's configuration, print the resolved crew, and exit.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// Output format of the result (`json`: the task outcome).
+    #[arg(long, value_enum, default_value_t)]
+    pub(crate) format: Format,
+}
+
+/// `cadre node`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct NodeArgs {
+    /// The crew manifest (TOML).
+    pub(crate) manifest: PathBuf,
+    /// The agent kinds this node runs, comma-separated (default: every kind).
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) agents: Vec<String>,
+    /// The node's id (default: `<crew>-<pid>`); unique among the nodes of the crew.
+    #[arg(long)]
+    pub(crate) id: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AgentsCommand {
+    /// List the agent instances of every node: kind, node, health, work done, restarts.
+    List {
+        /// Include agents whose node stopped beating.
+        #[arg(long)]
+        all: bool,
+        /// Heartbeats a node may miss before its agents count as dead.
+        #[arg(long, default_value_t = 3)]
+        missed: u32,
+        #[command(flatten)]
+        db: DbArg,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ErrorsCommand {
+    /// Print recent agent errors, oldest first; `--follow` keeps printing new ones.
+    Tail {
+        /// Only errors since this time (RFC 3339) or age (`15m`, `2h`).
+        #[arg(long)]
+        since: Option<String>,
+        /// How many to print (the most recent ones) when `--since` is not given.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Keep printing new errors until Ctrl-C.
+        #[arg(long, short)]
+        follow: bool,
+        #[command(flatten)]
+        db: DbArg,
+        /// Output format (`json`: one object per line).
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -254,6 +358,37 @@ pub(crate) enum BenchCommand {
         /// Skip the mpsc baseline.
         #[arg(long)]
         no_baseline: bool,
+        /// Output format (`json`: one object).
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// The agent runtime on the in-process bus: task round trips (request → agent → outcome),
+    /// Contract Net auctions, or the memory of idle agents.
+    Runtime {
+        /// Tasks (or auctions) to complete.
+        #[arg(long, default_value_t = 200_000)]
+        tasks: u64,
+        /// Callers, each with one task in flight.
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        /// Replicas of the echo agent (with `--auction`: bidders).
+        #[arg(long, default_value_t = 1)]
+        replicas: usize,
+        /// Tasks a replica fetches at once.
+        #[arg(long, default_value_t = 64)]
+        batch: usize,
+        /// Hold this total rate (tasks/s) instead of going flat out; for latency.
+        #[arg(long)]
+        rate: Option<u64>,
+        /// Payload text bytes per task.
+        #[arg(long, default_value_t = 16)]
+        payload: usize,
+        /// Allocate every task by auction among `--replicas` bidders.
+        #[arg(long, conflicts_with = "idle")]
+        auction: bool,
+        /// Instead: start this many idle agents and report the memory each takes.
+        #[arg(long)]
+        idle: Option<usize>,
         /// Output format (`json`: one object).
         #[arg(long, value_enum, default_value_t)]
         format: Format,

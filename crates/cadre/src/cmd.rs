@@ -10,7 +10,9 @@ use crate::cli::{Cli, Command, ConfigSource, DbArg};
 
 mod bench;
 mod config;
+mod crew;
 mod dlq;
+mod ops;
 mod stream;
 
 /// Runs the parsed command line.
@@ -20,6 +22,14 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Dlq(cmd) => with_runtime(&cli.source, |loaded| dlq::run(cmd, loaded)),
         Command::Stream(cmd) => with_runtime(&cli.source, |loaded| stream::run(cmd, loaded)),
         Command::Bench(cmd) => with_runtime(&cli.source, |loaded| bench::run(cmd, loaded)),
+        Command::Run(args) => with_runtime(&cli.source, |loaded| crew::run(args, loaded)),
+        Command::Node(args) => with_runtime(&cli.source, |loaded| crew::node(args, loaded)),
+        Command::Agents(cmd) => with_runtime(&cli.source, |loaded| ops::agents(cmd, loaded)),
+        Command::Errors(cmd) => with_runtime(&cli.source, |loaded| ops::errors(cmd, loaded)),
+        Command::Halt { reason, by, db } => {
+            with_runtime(&cli.source, |loaded| ops::halt(reason, by, db, loaded))
+        }
+        Command::Resume { db } => with_runtime(&cli.source, |loaded| ops::resume(db, loaded)),
     }
 }
 

@@ -31,6 +31,7 @@
 
 mod agents;
 mod check;
+mod crew;
 mod files;
 mod markdown;
 mod render;
@@ -40,6 +41,7 @@ pub use agents::{
     CAPABILITY_VERSION, DocFile, LINKS_CAPABILITY, LinkChecker, STATS_CAPABILITY, StatsAgent,
 };
 pub use check::{BrokenLink, LinkReport, check_file};
+pub use crew::{CHECK_CAPABILITY, CheckTree, Coordinator, TreeReport, register};
 pub use files::markdown_files;
 pub use markdown::{Link, LinkKind, anchors, extract_links, heading_anchors, slug};
 pub use render::render_table;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use cadre_bus::bench::{self, LoadReport, LoadSpec};
 use cadre_bus::{Bus, BusOptions, MemoryBus, SqliteBus};
+use cadre_runtime::bench::RoundTripSpec;
 
 use crate::cli::{BackendArg, BenchCommand};
 use crate::output::{self, Format};
@@ -14,6 +15,92 @@ pub(crate) async fn run(
     cmd: BenchCommand,
     loaded: cadre_config::Loaded,
 ) -> anyhow::Result<ExitCode> {
+    match cmd {
+        BenchCommand::Runtime {
+            tasks,
+            concurrency,
+            replicas,
+            batch,
+            rate,
+            payload,
+            auction,
+            idle,
+            format,
+        } => {
+            if let Some(agents) = idle {
+                return idle_agents(agents, format).await;
+            }
+            let spec = RoundTripSpec {
+                tasks: tasks.max(1),
+                concurrency: concurrency.max(1),
+                replicas: replicas.max(1),
+                batch: batch.max(1),
+                rate,
+                payload,
+                auction,
+            };
+            return round_trips(&spec, format).await;
+        }
+        cmd @ BenchCommand::Bus { .. } => bus(cmd, loaded).await,
+    }
+}
+
+async fn round_trips(spec: &RoundTripSpec, format: Format) -> anyhow::Result<ExitCode> {
+    let bar = progress_bar(spec.tasks, "tasks done");
+    let shown = bar.clone();
+    let r = cadre_runtime::bench::round_trips(spec, &move |n| shown.set_position(n)).await?;
+    bar.finish_and_clear();
+    match format {
+        Format::Json => output::data(serde_json::to_string(&r)?),
+        Format::Text => {
+            output::data(format_args!(
+                "{}: {} tasks, {} caller(s), {} {}{}",
+                r.mode,
+                r.tasks,
+                r.concurrency,
+                r.replicas,
+                if r.mode == "auction" {
+                    "bidder(s)"
+                } else {
+                    "replica(s)"
+                },
+                r.rate
+                    .map(|x| format!(", held at {x} tasks/s"))
+                    .unwrap_or_default()
+            ));
+            output::data(format_args!(
+                "  throughput  {:>12.0} tasks/s  ({:.2}s, request -> agent -> outcome on the memory bus)",
+                r.tasks_per_s, r.seconds
+            ));
+            output::data(format_args!(
+                "  latency     p50 {:>9.1} us   p99 {:>9.1} us   max {:>9.1} us",
+                r.p50_us, r.p99_us, r.max_us
+            ));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn idle_agents(agents: usize, format: Format) -> anyhow::Result<ExitCode> {
+    if agents == 0 {
+        anyhow::bail!("--idle must be at least 1");
+    }
+    let r = cadre_runtime::bench::idle_agents(agents).await?;
+    match format {
+        Format::Json => output::data(serde_json::to_string(&r)?),
+        Format::Text => output::data(format_args!(
+            "{} idle agents on one node: {:.1} KiB each (resident memory {:.1} MiB -> {:.1} MiB; started in {:.2}s)",
+            r.agents,
+            r.bytes_per_agent / 1024.0,
+            r.rss_before as f64 / 1048576.0,
+            r.rss_after as f64 / 1048576.0,
+            r.start_seconds
+        )),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn bus(cmd: BenchCommand, loaded: cadre_config::Loaded) -> anyhow::Result<ExitCode> {
     let BenchCommand::Bus {
         backend,
         messages,
@@ -26,7 +113,10 @@ pub(crate) async fn run(
         db,
         no_baseline,
         format,
-    } = cmd;
+    } = cmd
+    else {
+        anyhow::bail!("not a bus benchmark");
+    };
     if messages == 0 {
         anyhow::bail!("--messages must be at least 1");
     }
@@ -61,7 +151,7 @@ pub(crate) async fn run(
         rate,
         ..LoadSpec::default()
     };
-    let bar = progress_bar(messages);
+    let bar = progress_bar(messages, "messages acked");
     let shown = bar.clone();
     let mut report: LoadReport = bench::run(bus, &spec, &move |n| shown.set_position(n)).await?;
     bar.finish_and_clear();
@@ -127,15 +217,15 @@ fn print(r: &LoadReport) {
     }
 }
 
-fn progress_bar(total: u64) -> indicatif::ProgressBar {
+fn progress_bar(total: u64, what: &str) -> indicatif::ProgressBar {
     if !std::io::stderr().is_terminal() {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new(total);
     bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{spinner} {pos}/{len} messages acked [{elapsed_precise}] {per_sec}",
-    ) {
+    if let Ok(style) = indicatif::ProgressStyle::with_template(&format!(
+        "{{spinner}} {{pos}}/{{len}} {what} [{{elapsed_precise}}] {{per_sec}}"
+    )) {
         bar.set_style(style);
     }
     bar

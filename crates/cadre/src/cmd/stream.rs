@@ -134,7 +134,7 @@ fn print_message(s: &Stored, format: Format) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn parse_since(text: &str) -> anyhow::Result<DateTime<Utc>> {
+pub(crate) fn parse_since(text: &str) -> anyhow::Result<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Ok(t.with_timezone(&Utc));
     }
