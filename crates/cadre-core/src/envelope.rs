@@ -263,19 +263,22 @@ struct VersionProbe<'a> {
 impl Envelope {
     /// Starts an envelope from `sender` to `recipient`.
     pub fn builder(sender: AgentId, recipient: Recipient, kind: MessageKind) -> EnvelopeBuilder {
+        static EMPTY: std::sync::OnceLock<Payload> = std::sync::OnceLock::new();
+        // The timestamp is the id's own (UUIDv7, milliseconds): one clock read.
+        let id = MessageId::new();
         EnvelopeBuilder {
             env: Envelope {
-                id: MessageId::new(),
+                timestamp: id.created_at().unwrap_or_else(Utc::now),
+                id,
                 conversation_id: ConversationId::new(),
                 schema_version: SchemaVersion::CURRENT,
-                timestamp: Utc::now(),
                 sender,
                 recipient,
                 kind,
                 priority: Priority::Normal,
                 ttl: None,
                 auth: None,
-                payload: Payload::empty("cadre.empty"),
+                payload: EMPTY.get_or_init(|| Payload::empty("cadre.empty")).clone(),
                 meta: Meta::default(),
             },
         }

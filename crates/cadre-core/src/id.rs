@@ -28,6 +28,12 @@ macro_rules! uuid_id {
             pub const fn as_uuid(&self) -> &uuid::Uuid {
                 &self.0
             }
+
+            /// When the id was made (millisecond precision), for a UUIDv7.
+            pub fn created_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+                let (secs, nanos) = self.0.get_timestamp()?.to_unix();
+                chrono::DateTime::from_timestamp(i64::try_from(secs).ok()?, nanos)
+            }
         }
 
         impl Default for $name {

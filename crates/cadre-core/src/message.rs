@@ -1,7 +1,8 @@
 //! Typed payloads: agents exchange Rust types; the JSON envelope is only the wire form.
 
+use std::any::Any;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -24,12 +25,54 @@ pub trait Message: Serialize + DeserializeOwned + Send + Sync + 'static {
 
 /// A payload: the JSON of a [`Message`] with its type name and version.
 ///
-/// Cloning is cheap (the JSON text is shared).
+/// Cloning is cheap (the data is shared). A payload made with [`Payload::local`] keeps the
+/// Rust value and encodes it to JSON only when something asks for the JSON (a durable bus
+/// writing it, a bridge, a log): in-process hops decode it by cloning, without JSON.
 #[derive(Clone)]
 pub struct Payload {
     type_name: Arc<str>,
     version: u32,
-    data: Arc<RawValue>,
+    repr: Repr,
+}
+
+#[derive(Clone)]
+enum Repr {
+    Json(Arc<RawValue>),
+    Local(Arc<Local>),
+}
+
+type AnyValue = dyn Any + Send + Sync;
+
+struct Local {
+    value: Box<AnyValue>,
+    clone: fn(&AnyValue) -> Option<Box<AnyValue>>,
+    encode: fn(&AnyValue) -> Result<Box<RawValue>, String>,
+    json: OnceLock<Result<Arc<RawValue>, String>>,
+}
+
+impl Local {
+    fn data(&self) -> Result<&RawValue, &str> {
+        match self
+            .json
+            .get_or_init(|| (self.encode)(&*self.value).map(Arc::from))
+        {
+            Ok(raw) => Ok(raw),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn clone_as<M: Clone + Send + Sync + 'static>(value: &AnyValue) -> Option<Box<AnyValue>> {
+    value
+        .downcast_ref::<M>()
+        .map(|m| Box::new(m.clone()) as Box<AnyValue>)
+}
+
+fn encode_as<M: Serialize + 'static>(value: &AnyValue) -> Result<Box<RawValue>, String> {
+    let m = value
+        .downcast_ref::<M>()
+        .ok_or_else(|| "local payload of an unexpected type".to_owned())?;
+    serde_json::value::to_raw_value(m).map_err(|e| e.to_string())
 }
 
 impl Payload {
@@ -43,8 +86,44 @@ impl Payload {
         Ok(Self {
             type_name: Arc::from(M::TYPE),
             version: M::VERSION,
-            data: Arc::from(data),
+            repr: Repr::Json(Arc::from(data)),
         })
+    }
+
+    /// A payload that keeps `message` as a Rust value for in-process hops; its JSON is made
+    /// on first demand. Decoding it as `M` clones the value.
+    pub fn local<M: Message + Clone>(message: M) -> Self {
+        Self {
+            type_name: Arc::from(M::TYPE),
+            version: M::VERSION,
+            repr: Repr::Local(Arc::new(Local {
+                value: Box::new(message),
+                clone: clone_as::<M>,
+                encode: encode_as::<M>,
+                json: OnceLock::new(),
+            })),
+        }
+    }
+
+    /// Whether the payload holds a Rust value (see [`Payload::local`]) rather than JSON.
+    pub fn is_local(&self) -> bool {
+        matches!(self.repr, Repr::Local(_))
+    }
+
+    /// The JSON data, encoding a local value on first use.
+    ///
+    /// # Errors
+    /// [`ErrorCode::Encode`] when a local value does not serialise.
+    pub fn data(&self) -> Result<&RawValue, Error> {
+        match &self.repr {
+            Repr::Json(raw) => Ok(raw),
+            Repr::Local(local) => local.data().map_err(|e| {
+                Error::new(
+                    ErrorCode::Encode,
+                    format!("payload `{}`: {e}", self.type_name),
+                )
+            }),
+        }
     }
 
     /// A payload from JSON text that is already encoded, for bridges and remote agents.
@@ -62,7 +141,7 @@ impl Payload {
         Ok(Self {
             type_name,
             version,
-            data: Arc::from(data),
+            repr: Repr::Json(Arc::from(data)),
         })
     }
 
@@ -71,7 +150,7 @@ impl Payload {
         Self {
             type_name: type_name.into(),
             version: 1,
-            data: Arc::from(RawValue::NULL.to_owned()),
+            repr: Repr::Json(Arc::from(RawValue::NULL.to_owned())),
         }
     }
 
@@ -98,7 +177,13 @@ impl Payload {
                 ),
             ));
         }
-        let mut de = serde_json::Deserializer::from_str(self.data.get());
+        if let Repr::Local(local) = &self.repr
+            && let Some(copy) = (local.clone)(&*local.value)
+            && let Ok(m) = copy.downcast::<M>()
+        {
+            return Ok(*m);
+        }
+        let mut de = serde_json::Deserializer::from_str(self.data()?.get());
         serde_path_to_error::deserialize(&mut de).map_err(|e| {
             let path = e.path().to_string();
             let inner = e.into_inner();
@@ -129,19 +214,20 @@ impl Payload {
         self.version
     }
 
-    /// The JSON text of the data.
+    /// The JSON text of the data (`null` for a local value that does not serialise; see
+    /// [`Payload::data`] for the error).
     pub fn json(&self) -> &str {
-        self.data.get()
+        self.data().map_or("null", RawValue::get)
     }
 
     /// The size of the JSON data in bytes.
     pub fn len(&self) -> usize {
-        self.data.get().len()
+        self.json().len()
     }
 
     /// Whether the data is `null`.
     pub fn is_empty(&self) -> bool {
-        self.data.get() == "null"
+        self.json() == "null"
     }
 }
 
@@ -150,7 +236,7 @@ impl PartialEq for Payload {
     fn eq(&self, other: &Self) -> bool {
         self.type_name == other.type_name
             && self.version == other.version
-            && self.data.get() == other.data.get()
+            && self.json() == other.json()
     }
 }
 
@@ -158,7 +244,7 @@ impl Eq for Payload {}
 
 impl fmt::Debug for Payload {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let json = self.data.get();
+        let json = self.json();
         let shown: String = json.chars().take(120).collect();
         f.debug_struct("Payload")
             .field("type", &self.type_name)
@@ -190,10 +276,13 @@ struct PayloadOwned {
 
 impl Serialize for Payload {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let data = self
+            .data()
+            .map_err(|e| serde::ser::Error::custom(e.message().to_owned()))?;
         PayloadRef {
             type_name: &self.type_name,
             version: self.version,
-            data: &self.data,
+            data,
         }
         .serialize(serializer)
     }
@@ -208,7 +297,7 @@ impl<'de> Deserialize<'de> for Payload {
         Ok(Self {
             type_name: Arc::from(owned.type_name),
             version: owned.version,
-            data: Arc::from(owned.data),
+            repr: Repr::Json(Arc::from(owned.data)),
         })
     }
 }
@@ -248,6 +337,34 @@ mod tests {
         let back: Payload = serde_json::from_str(&json).unwrap();
         assert_eq!(back, p);
         assert_eq!(back.decode::<Order>().unwrap().qty, 3);
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    struct Qty(u32);
+    impl Message for Qty {
+        const TYPE: &'static str = "test.qty";
+    }
+
+    #[test]
+    fn local_payloads_decode_without_json_and_encode_on_demand() {
+        let p = Payload::local(Qty(5));
+        assert!(p.is_local());
+        assert_eq!(p.decode::<Qty>().unwrap(), Qty(5));
+        assert_eq!(
+            p.decode::<Other>().unwrap_err().code(),
+            ErrorCode::PayloadMismatch
+        );
+        // The wire form is the same as an encoded payload's.
+        let wire = serde_json::to_string(&p).unwrap();
+        assert_eq!(
+            wire,
+            serde_json::to_string(&Payload::encode(&Qty(5)).unwrap()).unwrap()
+        );
+        assert_eq!(p.json(), "5");
+        assert_eq!(p, Payload::encode(&Qty(5)).unwrap());
+        let back: Payload = serde_json::from_str(&wire).unwrap();
+        assert!(!back.is_local());
+        assert_eq!(back.decode::<Qty>().unwrap(), Qty(5));
     }
 
     #[test]

@@ -51,10 +51,19 @@ impl Task {
         Ok(Self::with_payload(capability, Payload::encode(input)?))
     }
 
+    /// A new task whose input stays a Rust value while it travels in process (see
+    /// [`Payload::local`]): no JSON unless a durable bus stores it. For hot internal paths.
+    pub fn local<M: Message + Clone>(capability: impl Into<String>, input: M) -> Self {
+        Self::with_payload(capability, Payload::local(input))
+    }
+
     /// A new task with an already encoded input.
     pub fn with_payload(capability: impl Into<String>, input: Payload) -> Self {
+        // One clock read: the creation time is the id's own (UUIDv7, milliseconds).
+        let id = TaskId::new();
         Self {
-            id: TaskId::new(),
+            created_at: id.created_at().unwrap_or_else(Utc::now),
+            id,
             capability: capability.into(),
             input,
             priority: Priority::Normal,
@@ -62,7 +71,6 @@ impl Task {
             trace_id: None,
             deadline: None,
             attempt: 1,
-            created_at: Utc::now(),
         }
     }
 

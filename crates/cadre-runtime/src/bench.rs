@@ -72,6 +72,8 @@ impl Agent for Echo {
 pub struct RoundTripReport {
     /// `round_trip` or `auction`.
     pub mode: &'static str,
+    /// `local` (inputs travel as Rust values) or `json` (encoded up front).
+    pub input: &'static str,
     /// Tasks (or auctions) completed.
     pub tasks: u64,
     /// Callers with one task in flight each.
@@ -109,6 +111,9 @@ pub struct RoundTripSpec {
     pub payload: usize,
     /// Run auctions instead of routing to a kind.
     pub auction: bool,
+    /// Encode each task's input to JSON up front ([`Task::new`]) instead of passing it as a
+    /// Rust value ([`Task::local`]).
+    pub json_input: bool,
 }
 
 impl Default for RoundTripSpec {
@@ -121,6 +126,7 @@ impl Default for RoundTripSpec {
             rate: None,
             payload: 16,
             auction: false,
+            json_input: false,
         }
     }
 }
@@ -215,10 +221,12 @@ pub async fn round_trips(
         let done = Arc::clone(&done);
         let text = text.clone();
         let total = spec.tasks;
+        let json_input = spec.json_input;
         handles.push(tokio::spawn(async move {
             let mut lat = Vec::with_capacity((total as usize / workers) + 1);
-            // Paced workers start staggered and keep their own schedule (latency counts from
-            // the scheduled time, so a stall is not hidden).
+            // Paced workers start staggered and keep their own schedule; a worker behind
+            // schedule sends at once. Latency counts from the actual send (tokio's timer
+            // ticks in milliseconds, far coarser than the latencies measured here).
             let mut due =
                 per_worker_interval.map(|i| started + i.mul_f64(w as f64 / workers as f64));
             loop {
@@ -226,22 +234,23 @@ pub async fn round_trips(
                 if n >= total {
                     break;
                 }
-                let from = match (&mut due, per_worker_interval) {
-                    (Some(at), Some(every)) => {
-                        let at_now = *at;
-                        *at += every;
+                if let (Some(at), Some(every)) = (&mut due, per_worker_interval) {
+                    let at_now = *at;
+                    *at += every;
+                    if at_now > Instant::now() {
                         tokio::time::sleep_until(tokio::time::Instant::from_std(at_now)).await;
-                        at_now
                     }
-                    _ => Instant::now(),
+                }
+                let from = Instant::now();
+                let ping = Ping {
+                    n,
+                    text: text.clone(),
                 };
-                let task = Task::new(
-                    capability,
-                    &Ping {
-                        n,
-                        text: text.clone(),
-                    },
-                )?;
+                let task = if json_input {
+                    Task::new(capability, &ping)?
+                } else {
+                    Task::local(capability, ping)
+                };
                 let out = client
                     .call(task, route.clone(), Duration::from_secs(60))
                     .await?;
@@ -271,11 +280,12 @@ pub async fn round_trips(
         for h in handles {
             all.extend(h.await.map_err(|e| Error::internal(e.to_string()))??);
         }
-        Ok::<_, Error>(all)
+        // Timed here, not after the progress reporter's last nap.
+        Ok::<_, Error>((all, started.elapsed()))
     };
-    let (mut lat, ()) = tokio::join!(joined, reporter);
-    let seconds = started.elapsed().as_secs_f64();
-    let lat = lat.as_mut().map_err(|e| e.clone())?;
+    let (joined, ()) = tokio::join!(joined, reporter);
+    let (mut lat, elapsed) = joined?;
+    let seconds = elapsed.as_secs_f64();
     lat.sort_unstable();
     let pct = |p: f64| {
         lat.get(((lat.len() as f64 - 1.0) * p).round() as usize)
@@ -287,6 +297,7 @@ pub async fn round_trips(
         } else {
             "round_trip"
         },
+        input: if spec.json_input { "json" } else { "local" },
         tasks: lat.len() as u64,
         concurrency: workers,
         replicas: spec.replicas.max(1),

@@ -12,7 +12,7 @@ use cadre_core::{
 use tokio::sync::oneshot;
 
 use crate::contract_net::{Action, Auction, Event};
-use crate::node::Shared;
+use crate::node::{Answer, Shared};
 use crate::protocol::{Announce, Bids, Rejected, TaskReply, kind_topic, node_topic};
 
 /// Where a task goes.
@@ -88,7 +88,7 @@ impl Client {
             Route::Auction => self.auction(task, timeout).await,
             route => {
                 let target = self.target(&route, &task)?;
-                self.request(&target, &task, timeout).await
+                self.request(&target, task, timeout).await
             }
         }
     }
@@ -124,8 +124,15 @@ impl Client {
         let now = chrono::Utc::now();
         match route {
             Route::Kind(kind) => {
-                let bus = match self.shared.pool(kind) {
-                    Some(pool) => self.shared.bus_for(pool.config.stream),
+                let local = self
+                    .shared
+                    .pools
+                    .read()
+                    .iter()
+                    .find(|p| &p.kind == kind)
+                    .map(|p| p.config.stream);
+                let bus = match local {
+                    Some(stream) => self.shared.bus_for(stream),
                     None if !self.shared.registry.read().by_kind(kind, now).is_empty() => {
                         Arc::clone(&self.shared.durable)
                     }
@@ -176,7 +183,7 @@ impl Client {
         topic: &Topic,
         env: Envelope,
         timeout: Duration,
-    ) -> Result<Option<Envelope>, Error> {
+    ) -> Result<Option<Answer>, Error> {
         let id = env.id;
         let (tx, rx) = oneshot::channel();
         self.shared.pending.lock().insert(id, tx);
@@ -185,7 +192,7 @@ impl Client {
             return Err(e);
         }
         match tokio::time::timeout(timeout, rx).await {
-            Ok(Ok(env)) => Ok(Some(env)),
+            Ok(Ok(answer)) => Ok(Some(answer)),
             Ok(Err(_)) => Err(Error::new(
                 ErrorCode::Cancelled,
                 "the node stopped before the reply came",
@@ -200,7 +207,7 @@ impl Client {
     async fn request(
         &self,
         target: &Target,
-        task: &Task,
+        task: Task,
         timeout: Duration,
     ) -> Result<TaskOutcome, Error> {
         let mut builder = Envelope::builder(
@@ -208,7 +215,6 @@ impl Client {
             target.recipient.clone(),
             target.kind,
         )
-        .raw_payload(Payload::encode(task)?)
         .priority(task.priority)
         .conversation(task.conversation_id)
         .reply_to(self.shared.replies.clone());
@@ -221,6 +227,9 @@ impl Client {
                 .unwrap_or(Duration::from_millis(1));
             builder = builder.ttl(left.max(Duration::from_millis(1)));
         }
+        let (task_id, capability) = (task.id, task.capability.clone());
+        // The task stays a Rust value until a durable bus needs its JSON.
+        let builder = builder.raw_payload(Payload::local(task));
         let reply = self
             .exchange(&*target.bus, &target.topic, builder.build(), timeout)
             .await?;
@@ -228,14 +237,16 @@ impl Client {
             return Err(Error::new(
                 ErrorCode::Timeout,
                 format!(
-                    "no reply to task {} (`{}`) from {} within {timeout:?}",
-                    task.id,
-                    task.capability,
+                    "no reply to task {task_id} (`{capability}`) from {} within {timeout:?}",
                     describe(&target.recipient)
                 ),
             ));
         };
-        match reply.payload.decode::<TaskReply>()? {
+        let reply = match reply {
+            Answer::Direct(reply) => reply,
+            Answer::Envelope(env) => env.payload.decode::<TaskReply>()?,
+        };
+        match reply {
             TaskReply::Ok(outcome) => Ok(outcome),
             TaskReply::Err(err) => Err(err),
         }
@@ -354,11 +365,12 @@ impl Client {
         let deadline = tokio::time::Instant::from_std(until);
         for (id, rx) in waits {
             match tokio::time::timeout_at(deadline, rx).await {
-                Ok(Ok(env)) => match env.payload.decode::<Bids>() {
+                Ok(Ok(Answer::Envelope(env))) => match env.payload.decode::<Bids>() {
                     Ok(b) if b.auction == task.id && b.round == round => bids.extend(b.bids),
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "a node sent bids that do not decode"),
                 },
+                Ok(Ok(Answer::Direct(_))) => {}
                 _ => {
                     self.shared.pending.lock().remove(&id);
                 }
@@ -376,7 +388,7 @@ impl Client {
         let mut target = self.target(&Route::Agent(agent.clone()), task)?;
         target.kind = MessageKind::Award;
         let left = due.saturating_duration_since(Instant::now());
-        self.request(&target, task, left).await
+        self.request(&target, task.clone(), left).await
     }
 
     /// Tells remote nodes their agents lost (local losers need no message).

@@ -82,6 +82,15 @@ impl Default for NodeOptions {
     }
 }
 
+/// What a waiting request receives.
+pub(crate) enum Answer {
+    /// A reply that came over a bus.
+    Envelope(Envelope),
+    /// A task's reply handed over in process: the requester is on this node, so the reply
+    /// needs no bus hop (and no encoding).
+    Direct(TaskReply),
+}
+
 /// Whether replicas take new tasks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Intake {
@@ -109,7 +118,7 @@ pub(crate) struct Shared {
     pub(crate) pools: RwLock<Vec<Arc<Pool>>>,
     pub(crate) directory: RwLock<FxHashMap<AgentId, Local>>,
     pub(crate) registry: RwLock<Registry>,
-    pub(crate) pending: Mutex<FxHashMap<MessageId, oneshot::Sender<Envelope>>>,
+    pub(crate) pending: Mutex<FxHashMap<MessageId, oneshot::Sender<Answer>>>,
     pub(crate) halt: Mutex<Option<Halt>>,
     pub(crate) state: Mutex<NodeState>,
     pub(crate) replies: cadre_core::Topic,
@@ -660,7 +669,7 @@ fn spawn_loops(shared: &Arc<Shared>, node_group: Group, registry_group: Group) {
                                 if let Some(parent) = d.envelope().meta.parent_id
                                     && let Some(tx) = pending.remove(&parent)
                                 {
-                                    let _ = tx.send(d.into_envelope());
+                                    let _ = tx.send(Answer::Envelope(d.into_envelope()));
                                 }
                             }
                         }

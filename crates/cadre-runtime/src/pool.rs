@@ -584,7 +584,14 @@ impl Worker<'_> {
             return Step::Ack(self.reply(env, TaskReply::Err(err)));
         }
         let cx = self.cx.for_task(&task);
-        let info = TaskInfo::of(&task);
+        // What error reports need once the task moved into `execute` (the capability is read
+        // back from the message only when an error is reported).
+        let info = TaskInfo {
+            id: task.id,
+            capability: None,
+            trace: task.trace_id,
+            conversation: task.conversation_id,
+        };
         let deadline = task.deadline;
         self.replica.in_flight.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
@@ -612,18 +619,21 @@ impl Worker<'_> {
                 let err = err.context(format!("agent `{}`", self.replica.id));
                 if err.is_retryable() && attempt < self.shared.opts.task_attempts {
                     self.pool.metrics.retried.increment(1);
-                    self.report_info(&info, attempt, &err, "retry").await;
+                    self.report_info(&info.with_capability(env), attempt, &err, "retry")
+                        .await;
                     Step::Retry(self.shared.retry_delay(attempt), err)
                 } else {
                     self.pool.metrics.failed.increment(1);
-                    self.report_info(&info, attempt, &err, "reply").await;
+                    self.report_info(&info.with_capability(env), attempt, &err, "reply")
+                        .await;
                     Step::Ack(self.reply(env, TaskReply::Err(err)))
                 }
             }
             Ok(Err(panic)) => {
                 let reason = format!("agent `{}` panicked: {panic}", self.replica.id);
                 let err = Error::new(ErrorCode::AgentFailed, reason.clone());
-                self.report_info(&info, attempt, &err, "restart").await;
+                self.report_info(&info.with_capability(env), attempt, &err, "restart")
+                    .await;
                 Step::Crash(reason, self.shared.retry_delay(attempt))
             }
             Err(()) => {
@@ -634,14 +644,24 @@ impl Worker<'_> {
                 )
                 .with_retryable(false)
                 .context(format!("agent `{}`", self.replica.id));
-                self.report_info(&info, attempt, &err, "reply").await;
+                self.report_info(&info.with_capability(env), attempt, &err, "reply")
+                    .await;
                 Step::Ack(self.reply(env, TaskReply::Err(err)))
             }
         }
     }
 
     fn reply(&self, request: &Envelope, reply: TaskReply) -> Option<(Topic, Envelope)> {
-        let topic = request.meta.reply_to.clone()?;
+        let topic = request.meta.reply_to.as_ref()?;
+        if topic == &self.shared.replies {
+            // The requester waits on this node: hand the reply over in process. Nothing is
+            // lost by skipping the bus: if this process dies, so does the requester.
+            if let Some(tx) = self.shared.pending.lock().remove(&request.id) {
+                let _ = tx.send(crate::node::Answer::Direct(reply));
+            }
+            return None;
+        }
+        let topic = topic.clone();
         let payload = match cadre_core::Payload::encode(&reply) {
             Ok(p) => p,
             Err(e) => {
@@ -663,7 +683,7 @@ impl Worker<'_> {
 
     async fn report_info(&self, info: &TaskInfo, attempt: u32, err: &Error, action: &str) {
         tracing::warn!(
-            agent = %self.replica.id, task = %info.id, capability = %info.capability,
+            agent = %self.replica.id, task = %info.id, capability = info.capability.as_deref().unwrap_or("?"),
             attempt, code = err.code().as_str(), action, "task failed: {err}"
         );
         self.shared
@@ -674,7 +694,7 @@ impl Worker<'_> {
                 kind: Some(self.pool.kind.clone()),
                 node: self.shared.id.clone(),
                 task: Some(info.id),
-                capability: Some(info.capability.clone()),
+                capability: info.capability.clone(),
                 attempt: Some(attempt),
                 trace_id: info.trace,
                 conversation_id: Some(info.conversation),
@@ -688,16 +708,25 @@ impl Worker<'_> {
 /// What error reports need of a task after it moved into `execute`.
 struct TaskInfo {
     id: cadre_core::TaskId,
-    capability: String,
+    capability: Option<String>,
     trace: Option<cadre_core::TraceId>,
     conversation: cadre_core::ConversationId,
 }
 
 impl TaskInfo {
+    fn with_capability(&self, env: &Envelope) -> Self {
+        Self {
+            id: self.id,
+            capability: env.payload.decode::<Task>().ok().map(|t| t.capability),
+            trace: self.trace,
+            conversation: self.conversation,
+        }
+    }
+
     fn of(task: &Task) -> Self {
         Self {
             id: task.id,
-            capability: task.capability.clone(),
+            capability: Some(task.capability.clone()),
             trace: task.trace_id,
             conversation: task.conversation_id,
         }

@@ -383,6 +383,10 @@ pub(crate) enum BenchCommand {
         /// Payload text bytes per task.
         #[arg(long, default_value_t = 16)]
         payload: usize,
+        /// Encode each task's input to JSON before sending (`Task::new`) instead of passing it
+        /// as a Rust value (`Task::local`, the in-process fast path).
+        #[arg(long)]
+        json_input: bool,
         /// Allocate every task by auction among `--replicas` bidders.
         #[arg(long, conflicts_with = "idle")]
         auction: bool,

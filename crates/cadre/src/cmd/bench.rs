@@ -24,6 +24,7 @@ pub(crate) async fn run(
             rate,
             payload,
             auction,
+            json_input,
             idle,
             format,
         } => {
@@ -38,6 +39,7 @@ pub(crate) async fn run(
                 rate,
                 payload,
                 auction,
+                json_input,
             };
             return round_trips(&spec, format).await;
         }
@@ -54,8 +56,9 @@ async fn round_trips(spec: &RoundTripSpec, format: Format) -> anyhow::Result<Exi
         Format::Json => output::data(serde_json::to_string(&r)?),
         Format::Text => {
             output::data(format_args!(
-                "{}: {} tasks, {} caller(s), {} {}{}",
+                "{} ({} input): {} tasks, {} caller(s), {} {}{}",
                 r.mode,
+                r.input,
                 r.tasks,
                 r.concurrency,
                 r.replicas,
