@@ -28,6 +28,8 @@
 //! scale_cooldown = "5s"          # minimum time between two scale-downs of one pool
 //! task_attempts = 3              # tries per task for retryable errors (>= 1)
 //! poll = "1s"                    # longest an idle replica waits in one fetch (> 0)
+//! cache = "0s"                   # results of identical tasks are reused this long (0: off)
+//! cache_capacity = 10000         # most results kept (>= 1)
 //!
 //! [run]        # optional: the entry task `cadre run` submits and waits for
 //! capability = "docs.check"      # required in [run]
@@ -125,6 +127,8 @@ const RUNTIME_KEYS: &[&str] = &[
     "scale_cooldown",
     "task_attempts",
     "poll",
+    "cache",
+    "cache_capacity",
 ];
 const RUN_KEYS: &[&str] = &["capability", "input", "timeout", "priority"];
 const AGENT_KEYS: &[&str] = &[
@@ -247,6 +251,12 @@ pub struct RuntimeSection {
     /// The longest an idle replica waits in one fetch (> 0).
     #[serde(serialize_with = "ser_duration")]
     pub poll: Duration,
+    /// How long the result of a task is reused for an identical task (same capability and
+    /// input); zero turns the result cache off.
+    #[serde(serialize_with = "ser_duration")]
+    pub cache: Duration,
+    /// The most results the cache keeps (>= 1).
+    pub cache_capacity: u32,
 }
 
 impl Default for RuntimeSection {
@@ -263,6 +273,8 @@ impl Default for RuntimeSection {
             scale_cooldown: Duration::from_secs(5),
             task_attempts: 3,
             poll: Duration::from_secs(1),
+            cache: Duration::ZERO,
+            cache_capacity: 10_000,
         }
     }
 }
@@ -1084,6 +1096,8 @@ fn parse_runtime(ck: &mut Check<'_>, node: Option<&Node>) -> RuntimeSection {
     let scale_cooldown = dur(ck, "scale_cooldown", d.scale_cooldown, false);
     let task_attempts = count(ck, "task_attempts", d.task_attempts, 1);
     let poll = dur(ck, "poll", d.poll, true);
+    let cache = dur(ck, "cache", d.cache, false);
+    let cache_capacity = count(ck, "cache_capacity", d.cache_capacity, 1);
     if let (Some(first), Some(max)) = (restart_backoff, restart_backoff_max)
         && max < first
     {
@@ -1109,6 +1123,8 @@ fn parse_runtime(ck: &mut Check<'_>, node: Option<&Node>) -> RuntimeSection {
         scale_cooldown: scale_cooldown.unwrap_or(d.scale_cooldown),
         task_attempts: task_attempts.unwrap_or(d.task_attempts),
         poll: poll.unwrap_or(d.poll),
+        cache: cache.unwrap_or(d.cache),
+        cache_capacity: cache_capacity.unwrap_or(d.cache_capacity),
     }
 }
 

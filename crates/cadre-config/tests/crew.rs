@@ -41,6 +41,8 @@ scale_interval = "500ms"
 scale_cooldown = "15s"
 task_attempts = 5
 poll = "750ms"
+cache = "30s"
+cache_capacity = 500
 
 [run]
 capability = "docs.check"
@@ -161,6 +163,8 @@ fn a_full_manifest_loads_into_the_structs() {
                 scale_cooldown: Duration::from_secs(15),
                 task_attempts: 5,
                 poll: Duration::from_millis(750),
+                cache: Duration::from_secs(30),
+                cache_capacity: 500,
             }
         );
 

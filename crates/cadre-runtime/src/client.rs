@@ -84,13 +84,27 @@ impl Client {
             Route::Capability => self.route_capability(&task.capability)?,
             other => other,
         };
-        match route {
+        // The result cache answers identical tasks sent to any agent of a capability (not a
+        // task addressed to one agent).
+        let cache = match route {
+            Route::Agent(_) => None,
+            _ => self.shared.cache.as_ref(),
+        };
+        if let Some(hit) = cache.and_then(|c| c.get(&task)) {
+            return Ok(hit);
+        }
+        let remembered = cache.map(|_| task.clone());
+        let outcome = match route {
             Route::Auction => self.auction(task, timeout).await,
             route => {
                 let target = self.target(&route, &task)?;
                 self.request(&target, task, timeout).await
             }
+        }?;
+        if let (Some(cache), Some(task)) = (cache, remembered) {
+            cache.put(&task, &outcome);
         }
+        Ok(outcome)
     }
 
     fn route_capability(&self, capability: &str) -> Result<Route, Error> {

@@ -242,6 +242,8 @@ pub fn node_options(runtime: &RuntimeSection) -> NodeOptions {
         scale_cooldown: runtime.scale_cooldown,
         task_attempts: runtime.task_attempts,
         poll: runtime.poll,
+        cache: (!runtime.cache.is_zero())
+            .then_some((runtime.cache, runtime.cache_capacity as usize)),
         ..d
     }
 }

@@ -57,6 +57,9 @@ pub struct NodeOptions {
     pub auction: AuctionConfig,
     /// Delays between task retries (attempt n waits the n-th backoff delay).
     pub retry: RetryPolicy,
+    /// Reuse the result of a task for an identical one (same capability and input) for this
+    /// long, keeping at most this many results; `None` (the default) turns it off.
+    pub cache: Option<(Duration, usize)>,
 }
 
 impl Default for NodeOptions {
@@ -78,6 +81,7 @@ impl Default for NodeOptions {
             retry: RetryPolicy::default()
                 .with_base(Duration::from_millis(100))
                 .with_max_delay(Duration::from_secs(10)),
+            cache: None,
         }
     }
 }
@@ -122,6 +126,8 @@ pub(crate) struct Shared {
     pub(crate) halt: Mutex<Option<Halt>>,
     pub(crate) state: Mutex<NodeState>,
     pub(crate) replies: cadre_core::Topic,
+    /// Results reused for identical tasks, when on.
+    pub(crate) cache: Option<crate::ResultCache>,
     /// Set by [`Node::crash`]: nothing is settled or said any more.
     pub(crate) crashed: std::sync::atomic::AtomicBool,
 }
@@ -482,6 +488,10 @@ impl NodeBuilder {
         }
         let local = Arc::new(self.local.unwrap_or_default());
         let (intake, _) = watch::channel(Intake::Open);
+        let cache = self
+            .opts
+            .cache
+            .map(|(ttl, capacity)| crate::ResultCache::new(id.as_str(), ttl, capacity));
         let shared = Arc::new(Shared {
             replies: replies_topic(&id),
             id,
@@ -501,6 +511,7 @@ impl NodeBuilder {
             halt: Mutex::new(None),
             state: Mutex::new(NodeState::Running),
             crashed: std::sync::atomic::AtomicBool::new(false),
+            cache,
         });
         let node_group =
             Group::new(shared.id.as_str()).map_err(|e| Error::internal(e.to_string()))?;

@@ -646,3 +646,48 @@ async fn the_registry_spans_nodes_and_deregisters_on_shutdown() {
     .await;
     b.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_identical_task_inside_the_cache_ttl_is_answered_without_running_again() {
+    let bus = memory_bus(Duration::from_secs(30));
+    let calls = Arc::new(AtomicU32::new(0));
+    let c = Arc::clone(&calls);
+    let node = Node::builder(Arc::clone(&bus))
+        .options(cadre_runtime::NodeOptions {
+            cache: Some((Duration::from_secs(60), 100)),
+            ..fast()
+        })
+        .agent(
+            AgentSpec::new(kind("inc"), move || Inc {
+                calls: Arc::clone(&c),
+                ..Inc::new("math.inc")
+            })
+            .pool(PoolConfig::fixed(1)),
+        )
+        .start()
+        .await
+        .unwrap();
+    let client = node.client();
+    let first = client
+        .call(
+            Task::new("math.inc", &Num(1)).unwrap(),
+            Route::Capability,
+            LONG,
+        )
+        .await
+        .unwrap();
+    let again = Task::new("math.inc", &Num(1)).unwrap();
+    let again_id = again.id;
+    let second = client.call(again, Route::Capability, LONG).await.unwrap();
+    assert_eq!(second.output::<Num>().unwrap(), Num(2));
+    assert_eq!(
+        second.task_id, again_id,
+        "the cached outcome answers the new task"
+    );
+    assert_eq!(first.output, second.output);
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "ran once");
+    let other: Num = client.run("math.inc", &Num(5), LONG).await.unwrap();
+    assert_eq!(other, Num(6));
+    assert_eq!(calls.load(Ordering::SeqCst), 2, "a different input runs");
+    node.shutdown().await;
+}
