@@ -1,0 +1,53 @@
+//! The cadre event store.
+//!
+//! An [`EventStore`] holds named streams of events. Appends are atomic and checked against an
+//! [`ExpectedVersion`] (optimistic concurrency: a mismatch is a
+//! [`Conflict`](cadre_core::ErrorCode::Conflict) naming the stream and both versions); event
+//! ids make retries idempotent. Streams are read forward or backward, and every event also has
+//! a place in one global feed ([`EventStore::read_all`]) for projections. Snapshots shortcut
+//! rebuilding long streams.
+//!
+//! - [`Aggregate`] and [`Repository`]: state as a fold of a stream's events, loaded from the
+//!   latest snapshot plus the events after it, snapshotted every
+//!   [`Aggregate::SNAPSHOT_EVERY`] events.
+//! - [`OutboxRelay`]: each append queues its events, in the same transaction, for publishing
+//!   to a [`cadre_bus::Bus`] topic; the relay publishes them with the event id as idempotency
+//!   key, so consumers see each event once even when the relay stops halfway.
+//! - [`SqliteStore`]: the embedded backend, one SQLite file with a group-committing writer.
+//!
+//! Every backend passes the same conformance suite ([`conformance`]).
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), cadre_core::Error> {
+//! use cadre_core::{ErrorCode, Payload};
+//! use cadre_store::{EventStore, ExpectedVersion, NewEvent, SqliteStore, StreamId};
+//!
+//! # let dir = tempfile::tempdir().map_err(|e| cadre_core::Error::internal(e.to_string()))?;
+//! let store = SqliteStore::open(dir.path().join("events.db")).await?;
+//! let cart = StreamId::new("cart-7")?;
+//! let added = |sku: &str| NewEvent::new(Payload::from_json_text("cart.added", 1, format!("{sku:?}")).unwrap());
+//!
+//! store.append(&cart, ExpectedVersion::NoStream, vec![added("apple"), added("pear")]).await?;
+//! // A writer that read the stream at version 1 loses the race.
+//! let err = store.append(&cart, ExpectedVersion::Exact(1), vec![added("fig")]).await.unwrap_err();
+//! assert_eq!(err.code(), ErrorCode::Conflict);
+//! assert_eq!(store.stream_version(&cart).await?, Some(2));
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+
+mod aggregate;
+pub mod conformance;
+mod event;
+mod outbox;
+mod sqlite;
+mod store;
+
+pub use aggregate::{Aggregate, Repository};
+pub use event::{
+    AppendResult, Direction, EventId, EventMetadata, EventPosition, ExpectedVersion,
+    MAX_EVENT_TYPE_LEN, MAX_PAYLOAD_BYTES, MAX_STREAM_LEN, NewEvent, RecordedEvent, StreamId,
+};
+pub use outbox::{OutboxRelay, RELAY_SENDER, RelayStats};
+pub use sqlite::SqliteStore;
+pub use store::{EventStore, MAX_READ};
