@@ -48,6 +48,24 @@ impl std::fmt::Debug for Opened {
 /// Opens fresh, empty stores of one backend.
 pub trait Backend: Send + Sync + 'static {
     fn open(&self) -> OpenFuture;
+
+    /// Why this machine cannot run the backend's tests (say, no server is configured), or
+    /// `None` to run them. A skipped case prints one line to stderr and passes.
+    fn skip_reason(&self) -> Option<String> {
+        None
+    }
+}
+
+/// Whether `case` is skipped on `backend`; says so (and why) on stderr when it is.
+#[allow(clippy::print_stderr)]
+pub fn skipped(backend: &dyn Backend, case: &str) -> bool {
+    match backend.skip_reason() {
+        Some(why) => {
+            eprintln!("skipped conformance case `{case}`: {why}");
+            true
+        }
+        None => false,
+    }
 }
 
 /// Expands to one test per conformance case for `$backend`.
@@ -78,6 +96,9 @@ macro_rules! conformance_tests {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $case() {
+                if $crate::conformance::skipped(&$backend, stringify!($case)) {
+                    return;
+                }
                 $crate::conformance::$case(&$backend).await;
             }
         )*

@@ -14,6 +14,8 @@
 //!   to a [`cadre_bus::Bus`] topic; the relay publishes them with the event id as idempotency
 //!   key, so consumers see each event once even when the relay stops halfway.
 //! - [`SqliteStore`]: the embedded backend, one SQLite file with a group-committing writer.
+//! - `PostgresStore` (cargo feature `postgres`, on by default): a PostgreSQL schema; appends
+//!   are serialised by an advisory lock so the global feed becomes visible in order.
 //!
 //! Every backend passes the same conformance suite ([`conformance`]).
 //!
@@ -40,6 +42,8 @@ mod aggregate;
 pub mod conformance;
 mod event;
 mod outbox;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod sqlite;
 mod store;
 
@@ -49,5 +53,7 @@ pub use event::{
     MAX_EVENT_TYPE_LEN, MAX_PAYLOAD_BYTES, MAX_STREAM_LEN, NewEvent, RecordedEvent, StreamId,
 };
 pub use outbox::{OutboxRelay, RELAY_SENDER, RelayStats};
+#[cfg(feature = "postgres")]
+pub use postgres::{DEFAULT_SCHEMA, PostgresStore};
 pub use sqlite::SqliteStore;
 pub use store::{EventStore, MAX_READ};

@@ -24,7 +24,8 @@ use crate::{
 mod schema;
 mod writer;
 
-use writer::{Op, Prepared, Writer, i, stopped, storage, u};
+pub(crate) use writer::Prepared;
+use writer::{Op, Writer, i, stopped, storage, u};
 
 #[derive(Debug)]
 struct Inner {
@@ -205,7 +206,8 @@ fn limit(max: usize) -> i64 {
     i64::try_from(max.min(MAX_READ)).unwrap_or(0)
 }
 
-fn prepare(events: Vec<NewEvent>) -> Result<Vec<Prepared>, Error> {
+/// Validates a batch (not empty, no id twice, each event valid) and encodes its metadata.
+pub(crate) fn prepare(events: Vec<NewEvent>) -> Result<Vec<Prepared>, Error> {
     if events.is_empty() {
         return Err(Error::invalid_input("an append needs at least one event"));
     }

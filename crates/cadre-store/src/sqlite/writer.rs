@@ -19,11 +19,11 @@ const CHECKPOINT_EVERY: u64 = 64;
 
 /// An event ready to insert: validated, its JSON encoded by the caller.
 #[derive(Debug)]
-pub(super) struct Prepared {
-    pub(super) id: EventId,
-    pub(super) event_type: String,
-    pub(super) payload: Payload,
-    pub(super) metadata: String,
+pub(crate) struct Prepared {
+    pub(crate) id: EventId,
+    pub(crate) event_type: String,
+    pub(crate) payload: Payload,
+    pub(crate) metadata: String,
 }
 
 /// A change to persist, with where to send its result.
