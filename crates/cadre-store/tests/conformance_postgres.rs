@@ -1,6 +1,6 @@
 //! The conformance suite on the PostgreSQL backend, plus what only this backend promises.
 //!
-//! The tests need a server: they run against `CADRE_TEST_POSTGRES_URL` (e.g.
+//! The tests need a server: they run against `POSTGRES_TEST_URL` (e.g.
 //! `postgres://cadre@127.0.0.1:PORT/cadre`; `.ci/run` starts a throwaway cluster and sets it).
 //! Without it each test says on stderr that it is skipped, and why, and passes. Every store a
 //! test opens lives in a fresh schema `cadre_test_<random>`, dropped when the test ends.
@@ -14,7 +14,7 @@ use cadre_store::conformance::{Backend, OpenFuture, Opened};
 use cadre_store::{Direction, EventStore, ExpectedVersion, NewEvent, PostgresStore, StreamId};
 use sqlx::Connection;
 
-const URL_VAR: &str = "CADRE_TEST_POSTGRES_URL";
+const URL_VAR: &str = "POSTGRES_TEST_URL";
 
 fn url() -> Option<String> {
     std::env::var(URL_VAR).ok().filter(|u| !u.trim().is_empty())

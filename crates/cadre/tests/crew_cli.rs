@@ -198,7 +198,7 @@ fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
 #[test]
 fn a_node_registers_obeys_the_kill_switch_and_drains_on_sigterm() {
     let dir = crew_dir("# Docs\n");
-    let child = Command::new(env!("CARGO_BIN_EXE_cadre"))
+    let child = common::command(dir.path())
         .args([
             "node",
             "crew.toml",
@@ -207,10 +207,6 @@ fn a_node_registers_obeys_the_kill_switch_and_drains_on_sigterm() {
             "--id",
             "worker-1",
         ])
-        .current_dir(dir.path())
-        .env_remove("RUST_LOG")
-        .env_remove("CADRE_PROFILE")
-        .env_remove("CADRE_CONFIG")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -4,16 +4,22 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+/// The `cadre` binary with no configuration from the environment (every `CADRE_*` variable
+/// and `RUST_LOG` removed), run in `dir`.
+pub(crate) fn command(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cadre"));
+    cmd.current_dir(dir).env_remove("RUST_LOG");
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("CADRE_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
 /// Runs `cadre args...` in `dir` with no configuration from the environment.
 pub(crate) fn cadre(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cadre"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("RUST_LOG")
-        .env_remove("CADRE_PROFILE")
-        .env_remove("CADRE_CONFIG")
-        .output()
-        .expect("run cadre")
+    command(dir).args(args).output().expect("run cadre")
 }
 
 /// Output bytes as text.
