@@ -39,6 +39,7 @@
 #![warn(missing_docs)]
 
 mod aggregate;
+pub mod bench;
 pub mod conformance;
 mod event;
 mod outbox;

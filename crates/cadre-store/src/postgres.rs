@@ -215,6 +215,21 @@ impl PostgresStore {
         self.pool.close().await;
     }
 
+    /// Drops the store's schema with every table in it, then closes the pool (for benchmarks
+    /// and tests that made a schema of their own).
+    ///
+    /// # Errors
+    /// When the server refuses.
+    pub async fn drop_schema(self) -> Result<(), Error> {
+        let sql = format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.schema);
+        self.pool
+            .execute(sqlx::raw_sql(&sql))
+            .await
+            .map_err(self.err("dropping the schema"))?;
+        self.pool.close().await;
+        Ok(())
+    }
+
     fn err(&self, what: &str) -> impl Fn(sqlx::Error) -> Error + '_ {
         let what = what.to_owned();
         move |e| convert(&self.target, &what, e)

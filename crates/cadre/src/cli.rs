@@ -362,6 +362,29 @@ pub(crate) enum BenchCommand {
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
+    /// Event store appends: writers each appending batches of events to their own stream, every
+    /// append checked against an exact expected version (SQLite by default).
+    Store {
+        /// Concurrent writers.
+        #[arg(long, default_value_t = 4)]
+        writers: u64,
+        /// Appends per writer.
+        #[arg(long, default_value_t = 500)]
+        appends: u64,
+        /// Events per append.
+        #[arg(long, default_value_t = 100)]
+        events: u64,
+        /// Measure a PostgreSQL store instead (a fresh schema, dropped afterwards), e.g.
+        /// `postgres://user@127.0.0.1:5432/db`.
+        #[arg(long, conflicts_with = "db")]
+        postgres: Option<String>,
+        /// SQLite file to use (default: a fresh temporary directory).
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// Output format (`json`: one object).
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
     /// The agent runtime on the in-process bus: task round trips (request → agent → outcome),
     /// Contract Net auctions, or the memory of idle agents.
     Runtime {

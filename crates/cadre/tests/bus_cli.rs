@@ -201,3 +201,30 @@ fn bench_bus_prints_the_figures_scripts_read() {
     let out = cadre(&["bench", "bus", "--messages", "0"], dir.path());
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn bench_store_measures_checked_appends() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = cadre(
+        &[
+            "bench",
+            "store",
+            "--writers",
+            "2",
+            "--appends",
+            "10",
+            "--events",
+            "10",
+            "--db",
+            "store.db",
+            "--format",
+            "json",
+        ],
+        dir.path(),
+    );
+    let r = json(&out);
+    assert_eq!(r["backend"], "sqlite");
+    assert_eq!(r["events"], 200);
+    assert!(r["events_per_s"].as_f64().unwrap() > 0.0);
+    assert!(dir.path().join("store.db").exists());
+}

@@ -43,6 +43,21 @@ pub(crate) async fn run(
             };
             return round_trips(&spec, format).await;
         }
+        BenchCommand::Store {
+            writers,
+            appends,
+            events,
+            postgres,
+            db,
+            format,
+        } => {
+            let spec = cadre_store::bench::AppendSpec {
+                writers: writers.max(1),
+                appends: appends.max(1),
+                events: events.max(1),
+            };
+            store(spec, postgres, db, format).await
+        }
         cmd @ BenchCommand::Bus { .. } => bus(cmd, loaded).await,
     }
 }
@@ -80,6 +95,62 @@ async fn round_trips(spec: &RoundTripSpec, format: Format) -> anyhow::Result<Exi
                 r.p50_us, r.p99_us, r.max_us
             ));
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn store(
+    spec: cadre_store::bench::AppendSpec,
+    postgres: Option<String>,
+    db: Option<std::path::PathBuf>,
+    format: Format,
+) -> anyhow::Result<ExitCode> {
+    let report = match postgres {
+        Some(url) => {
+            let schema = format!(
+                "cadre_bench_{}",
+                cadre_core::MessageId::new().as_uuid().simple()
+            );
+            let pg = cadre_store::PostgresStore::connect_with(&url, &schema).await?;
+            output::note(format_args!("postgres {} schema {schema}", pg.target()));
+            let pg = Arc::new(pg);
+            let result = cadre_store::bench::appends(
+                Arc::clone(&pg) as Arc<dyn cadre_store::EventStore>,
+                spec,
+            )
+            .await;
+            if let Ok(pg) = Arc::try_unwrap(pg) {
+                pg.drop_schema().await?;
+            }
+            result?
+        }
+        None => {
+            let tmp;
+            let path = match db {
+                Some(p) => p,
+                None => {
+                    tmp = tempfile::Builder::new().prefix("cadre-bench-").tempdir()?;
+                    tmp.path().join("store.db")
+                }
+            };
+            output::note(format_args!("sqlite store: {}", path.display()));
+            let store = Arc::new(cadre_store::SqliteStore::open(&path).await?);
+            cadre_store::bench::appends(store, spec).await?
+        }
+    };
+    match format {
+        Format::Json => output::data(serde_json::to_string(&report)?),
+        Format::Text => output::data(format_args!(
+            "{}: {} events ({} writers x {} appends x {} events) in {:.3}s: {:.0} events/s, {:.0} appends/s",
+            report.backend,
+            report.events,
+            report.writers,
+            report.appends,
+            report.events_per_append,
+            report.seconds,
+            report.events_per_s,
+            report.appends_per_s
+        )),
     }
     Ok(ExitCode::SUCCESS)
 }
