@@ -102,7 +102,13 @@ impl From<IdError> for crate::Error {
 /// The longest name accepted, in bytes.
 pub const MAX_NAME_LEN: usize = 255;
 
-fn validate_name(kind: &'static str, s: &str) -> Result<(), IdError> {
+/// Checks `s` against the rules of cadre names (1 to [`MAX_NAME_LEN`] bytes of ASCII letters,
+/// digits and `. - _ : / @`), naming it `kind` in the error. For name types of other crates
+/// (a store's stream ids) that follow the same rules.
+///
+/// # Errors
+/// When the name is empty, too long or has a character outside the set.
+pub fn validate_name(kind: &'static str, s: &str) -> Result<(), IdError> {
     let fail = |reason: String| IdError {
         kind,
         value: s.chars().take(64).collect(),

@@ -51,7 +51,7 @@ pub use envelope::{
 pub use error::{Error, ErrorCode, Result};
 pub use id::{
     AgentId, AgentKind, ConversationId, Group, IdError, MAX_NAME_LEN, MessageId, TaskId, Topic,
-    TraceId,
+    TraceId, validate_name,
 };
 pub use message::{Message, Payload};
 pub use priority::Priority;

@@ -227,9 +227,10 @@ impl Catalog {
     }
 }
 
-/// Node options from a manifest's `[runtime]` section.
+/// Node options from a manifest's `[runtime]` section (what the section does not hold:
+/// kill-switch polling every 200 ms, default auction timing, retry delays from 100 ms doubling
+/// to 10 s).
 pub fn node_options(runtime: &RuntimeSection) -> NodeOptions {
-    let d = NodeOptions::default();
     NodeOptions {
         heartbeat: runtime.heartbeat,
         missed_heartbeats: runtime.missed_heartbeats,
@@ -244,7 +245,11 @@ pub fn node_options(runtime: &RuntimeSection) -> NodeOptions {
         poll: runtime.poll,
         cache: (!runtime.cache.is_zero())
             .then_some((runtime.cache, runtime.cache_capacity as usize)),
-        ..d
+        control_poll: Duration::from_millis(200),
+        auction: crate::contract_net::AuctionConfig::default(),
+        retry: cadre_resilience::RetryPolicy::default()
+            .with_base(Duration::from_millis(100))
+            .with_max_delay(Duration::from_secs(10)),
     }
 }
 

@@ -63,26 +63,9 @@ pub struct NodeOptions {
 }
 
 impl Default for NodeOptions {
+    /// The defaults of a crew manifest's `[runtime]` section (one source of truth).
     fn default() -> Self {
-        Self {
-            heartbeat: Duration::from_secs(1),
-            missed_heartbeats: 3,
-            grace: Duration::from_secs(10),
-            restart_backoff: Duration::from_millis(100),
-            restart_backoff_max: Duration::from_secs(10),
-            max_restarts: 5,
-            restart_window: Duration::from_secs(60),
-            scale_interval: Duration::from_millis(250),
-            scale_cooldown: Duration::from_secs(5),
-            task_attempts: 3,
-            poll: Duration::from_secs(1),
-            control_poll: Duration::from_millis(200),
-            auction: AuctionConfig::default(),
-            retry: RetryPolicy::default()
-                .with_base(Duration::from_millis(100))
-                .with_max_delay(Duration::from_secs(10)),
-            cache: None,
-        }
+        crate::crew::node_options(&cadre_config::crew::RuntimeSection::default())
     }
 }
 
@@ -158,29 +141,40 @@ impl Shared {
         }
     }
 
+    /// Publishes one of the runtime's own messages on the durable bus; a failure is logged,
+    /// never returned (heartbeats and error events must not fail the work around them).
+    async fn announce<M: cadre_core::Message>(
+        &self,
+        topic: cadre_core::Topic,
+        kind: MessageKind,
+        message: &M,
+        shape: impl FnOnce(cadre_core::EnvelopeBuilder) -> cadre_core::EnvelopeBuilder,
+    ) {
+        let env = Envelope::builder(self.id.clone(), Recipient::Topic(topic.clone()), kind)
+            .payload(message)
+            .map(shape);
+        let result = match env {
+            Ok(b) => self.durable.publish(&topic, b.build()).await.map(|_| ()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
+            tracing::warn!(error = %e, topic = %topic, "publishing a `{}` failed", M::TYPE);
+        }
+    }
+
     /// Publishes an agent error on the error topic (never fails the caller).
     pub(crate) async fn publish_error(&self, event: ErrorEvent) {
-        let env = Envelope::builder(
-            self.id.clone(),
-            Recipient::Topic(errors_topic()),
-            MessageKind::Error,
-        )
-        .payload(&event);
-        match env {
-            Ok(b) => {
-                let mut b = b;
-                if let Some(c) = event.conversation_id {
-                    b = b.conversation(c);
-                }
-                if let Some(t) = event.trace_id {
-                    b = b.trace(t);
-                }
-                if let Err(e) = self.durable.publish(&errors_topic(), b.build()).await {
-                    tracing::warn!(error = %e, "publishing an error event failed");
-                }
+        let (conversation, trace) = (event.conversation_id, event.trace_id);
+        self.announce(errors_topic(), MessageKind::Error, &event, |mut b| {
+            if let Some(c) = conversation {
+                b = b.conversation(c);
             }
-            Err(e) => tracing::warn!(error = %e, "encoding an error event failed"),
-        }
+            if let Some(t) = trace {
+                b = b.trace(t);
+            }
+            b
+        })
+        .await;
     }
 
     /// The bids of this node's agents for `task`, leaving out `exclude`.
@@ -248,20 +242,8 @@ impl Shared {
     async fn beat(&self) {
         let beat = self.heartbeat();
         self.registry.write().observe(beat.clone());
-        let env = Envelope::builder(
-            self.id.clone(),
-            Recipient::Topic(heartbeats_topic()),
-            MessageKind::Heartbeat,
-        )
-        .payload(&beat);
-        match env {
-            Ok(b) => {
-                if let Err(e) = self.durable.publish(&heartbeats_topic(), b.build()).await {
-                    tracing::warn!(error = %e, "publishing the heartbeat failed");
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "encoding the heartbeat failed"),
-        }
+        self.announce(heartbeats_topic(), MessageKind::Heartbeat, &beat, |b| b)
+            .await;
     }
 
     fn set_state(&self, state: NodeState) {

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// The longest stream name accepted, in bytes.
-pub const MAX_STREAM_LEN: usize = 255;
+pub const MAX_STREAM_LEN: usize = cadre_core::MAX_NAME_LEN;
 
 /// The longest event type accepted, in bytes.
 pub const MAX_EVENT_TYPE_LEN: usize = 255;
@@ -51,28 +51,8 @@ impl StreamId {
 }
 
 fn validate_stream(s: &str) -> Result<(), Error> {
-    let fail = |reason: String| {
-        let shown: String = s.chars().take(64).collect();
-        Error::invalid_input(format!("invalid stream id `{shown}`: {reason}"))
-    };
-    if s.is_empty() {
-        return Err(fail("must not be empty".into()));
-    }
-    if s.len() > MAX_STREAM_LEN {
-        return Err(fail(format!(
-            "is {} bytes, longer than {MAX_STREAM_LEN}",
-            s.len()
-        )));
-    }
-    if let Some(c) = s
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':' | '/' | '@')))
-    {
-        return Err(fail(format!(
-            "contains {c:?}; use letters, digits and . - _ : / @"
-        )));
-    }
-    Ok(())
+    // The same rules as every cadre name (topics, agent ids).
+    cadre_core::validate_name("stream id", s).map_err(Error::from)
 }
 
 impl fmt::Display for StreamId {
@@ -378,6 +358,52 @@ impl AppendResult {
     pub fn last_version(&self) -> u64 {
         self.positions.last().map_or(0, |p| p.version)
     }
+}
+
+/// Where an event id of a batch is already stored: `(in the appended stream?, version, global
+/// position)`, or `None` when it is stored nowhere.
+pub(crate) type Found = Option<(bool, u64, u64)>;
+
+/// The answer to a batch some of whose ids may be stored already (the rule every backend
+/// shares): none stored → `None` (append normally); all stored in `stream` → the existing
+/// positions (`already_stored`); anything else is a `conflict` naming the event.
+pub(crate) fn reappend(
+    stream: &StreamId,
+    lookups: impl IntoIterator<Item = (EventId, Found)>,
+    stream_version: u64,
+) -> Result<Option<AppendResult>, Error> {
+    let conflict = |message: String| Error::new(ErrorCode::Conflict, message).with_retryable(false);
+    let mut found = Vec::new();
+    let mut missing = None;
+    for (id, at) in lookups {
+        match at {
+            Some((false, _, _)) => {
+                return Err(conflict(format!(
+                    "stream `{stream}`: event {id} is already stored in another stream"
+                )));
+            }
+            Some((true, version, global_position)) => found.push(EventPosition {
+                id,
+                version,
+                global_position,
+            }),
+            None => missing = missing.or(Some(id)),
+        }
+    }
+    if found.is_empty() {
+        return Ok(None);
+    }
+    if let Some(missing) = missing {
+        return Err(conflict(format!(
+            "stream `{stream}`: event {} is already stored but event {missing} of the same batch is not; a re-append must repeat a whole batch",
+            found[0].id
+        )));
+    }
+    Ok(Some(AppendResult {
+        positions: found,
+        stream_version,
+        already_stored: true,
+    }))
 }
 
 #[cfg(test)]

@@ -270,48 +270,13 @@ impl PostgresStore {
                 ),
             );
         }
-        let mut found = Vec::with_capacity(events.len());
-        let mut missing = None;
-        for e in events {
-            match stored.get(e.id.as_uuid()) {
-                Some(&(stream_id, version, position)) => {
-                    if Some(stream_id) != sid {
-                        return Err(Error::new(
-                            ErrorCode::Conflict,
-                            format!(
-                                "stream `{stream}`: event {} is already stored in another stream",
-                                e.id
-                            ),
-                        )
-                        .with_retryable(false));
-                    }
-                    found.push(EventPosition {
-                        id: e.id,
-                        version: u(version),
-                        global_position: u(position),
-                    });
-                }
-                None => missing = missing.or(Some(e.id)),
-            }
-        }
-        if found.is_empty() {
-            return Ok(None);
-        }
-        if let Some(missing) = missing {
-            return Err(Error::new(
-                ErrorCode::Conflict,
-                format!(
-                    "stream `{stream}`: event {} is already stored but event {missing} of the same batch is not; a re-append must repeat a whole batch",
-                    found[0].id
-                ),
-            )
-            .with_retryable(false));
-        }
-        Ok(Some(AppendResult {
-            positions: found,
-            stream_version: version,
-            already_stored: true,
-        }))
+        let lookups = events.iter().map(|e| {
+            let at = stored
+                .get(e.id.as_uuid())
+                .map(|&(stream_id, v, position)| (Some(stream_id) == sid, u(v), u(position)));
+            (e.id, at)
+        });
+        crate::event::reappend(stream, lookups, version)
     }
 
     async fn read_events(

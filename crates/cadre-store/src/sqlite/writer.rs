@@ -454,8 +454,7 @@ fn already_stored(
     let mut lookup = conn
         .prepare_cached("SELECT position, stream_id, version FROM events WHERE id = ?1")
         .map_err(storage("looking up an event id"))?;
-    let mut found = Vec::with_capacity(events.len());
-    let mut missing = None;
+    let mut lookups = Vec::with_capacity(events.len());
     for e in events {
         let row: Option<(i64, i64, i64)> = lookup
             .query_row(params![e.id.as_uuid().as_bytes().as_slice()], |r| {
@@ -463,45 +462,11 @@ fn already_stored(
             })
             .optional()
             .map_err(storage("looking up an event id"))?;
-        match row {
-            Some((position, sid, version)) => {
-                if Some(sid) != state.sid {
-                    return Err(Error::new(
-                        ErrorCode::Conflict,
-                        format!(
-                            "stream `{stream}`: event {} is already stored in another stream",
-                            e.id
-                        ),
-                    )
-                    .with_retryable(false));
-                }
-                found.push(EventPosition {
-                    id: e.id,
-                    version: u(version),
-                    global_position: u(position),
-                });
-            }
-            None => missing = missing.or(Some(e.id)),
-        }
+        let at =
+            row.map(|(position, sid, version)| (Some(sid) == state.sid, u(version), u(position)));
+        lookups.push((e.id, at));
     }
-    if found.is_empty() {
-        return Ok(None);
-    }
-    if let Some(missing) = missing {
-        return Err(Error::new(
-            ErrorCode::Conflict,
-            format!(
-                "stream `{stream}`: event {} is already stored but event {missing} of the same batch is not; a re-append must repeat a whole batch",
-                found[0].id
-            ),
-        )
-        .with_retryable(false));
-    }
-    Ok(Some(AppendResult {
-        positions: found,
-        stream_version: state.version,
-        already_stored: true,
-    }))
+    crate::event::reappend(stream, lookups, state.version)
 }
 
 fn snapshot(
