@@ -1,0 +1,1 @@
+//! Graphs of agent tasks over a JSON state, loaded from TOML.
