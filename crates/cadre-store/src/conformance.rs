@@ -23,8 +23,8 @@ use cadre_core::{
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Aggregate, Direction, EventId, EventMetadata, EventStore, ExpectedVersion, NewEvent,
-    OutboxRelay, RecordedEvent, Repository, StreamId,
+    Aggregate, Direction, EventId, EventMetadata, EventQuery, EventStore, ExpectedVersion,
+    NewEvent, OutboxRelay, RecordedEvent, Repository, StreamId, StreamSummary,
 };
 
 /// A future that opens a store.
@@ -89,6 +89,10 @@ macro_rules! conformance_tests {
                 racing_writers_conflict_without_gaps,
                 aggregate_from_snapshot_equals_from_all_events,
                 outbox_publishes_each_event_exactly_once,
+                list_streams_in_byte_order_by_prefix_and_page,
+                deleting_a_stream_removes_its_events_snapshot_and_outbox_entries,
+                deletes_racing_appends_leave_whole_streams,
+                query_filters_by_metadata_time_stream_and_type,
             );
         }
     };
@@ -919,4 +923,517 @@ pub async fn outbox_publishes_each_event_exactly_once(b: &dyn Backend) {
     assert_eq!(env.meta.idempotency_key.as_deref(), Some(want[0].as_str()));
     assert_eq!(env.payload.json(), "0");
     assert_eq!(env.sender.as_str(), crate::RELAY_SENDER);
+}
+
+fn names(list: &[StreamSummary]) -> Vec<&str> {
+    list.iter().map(|l| l.stream.as_str()).collect()
+}
+
+pub async fn list_streams_in_byte_order_by_prefix_and_page(b: &dyn Backend) {
+    let fx = open(b).await;
+    // Byte order: `-` < `/` < digits < upper case < `_` < lower case. A case-insensitive or
+    // locale collation, or a LIKE pattern (where `_` is a wildcard), orders or matches
+    // these differently.
+    let created = [
+        "a-1", "a-10", "a-2", "a/x", "a_x", "ab", "B", "b", "a", "A-1",
+    ];
+    for (k, name) in created.iter().enumerate() {
+        fx.store
+            .append(&s(name), ExpectedVersion::NoStream, evs(0..k as u64 + 1))
+            .await
+            .unwrap();
+    }
+    let list = |prefix: &'static str, after: Option<&'static str>, max: usize| {
+        let store = Arc::clone(&fx.store);
+        async move {
+            store
+                .list_streams(prefix, after.map(s).as_ref(), max)
+                .await
+                .unwrap()
+        }
+    };
+    let all = list("", None, 100).await;
+    let mut sorted = created.to_vec();
+    sorted.sort_unstable();
+    assert_eq!(names(&all), sorted);
+    assert_eq!(
+        names(&all),
+        [
+            "A-1", "B", "a", "a-1", "a-10", "a-2", "a/x", "a_x", "ab", "b"
+        ]
+    );
+    for summary in &all {
+        let k = created
+            .iter()
+            .position(|n| *n == summary.stream.as_str())
+            .unwrap();
+        assert_eq!(summary.version, k as u64 + 1, "{summary:?}");
+        let events = fx
+            .store
+            .read(&summary.stream, 1, 100, Direction::Forward)
+            .await
+            .unwrap();
+        assert_eq!(summary.first_recorded_at, events[0].recorded_at);
+        assert_eq!(summary.last_recorded_at, events.last().unwrap().recorded_at);
+        assert!(summary.first_recorded_at <= summary.last_recorded_at);
+    }
+    // Prefixes.
+    assert_eq!(names(&list("a-", None, 100).await), ["a-1", "a-10", "a-2"]);
+    assert_eq!(names(&list("a_", None, 100).await), ["a_x"]);
+    assert_eq!(
+        names(&list("a", None, 100).await),
+        ["a", "a-1", "a-10", "a-2", "a/x", "a_x", "ab"]
+    );
+    assert_eq!(names(&list("a-1", None, 100).await), ["a-1", "a-10"]);
+    assert_eq!(names(&list("A", None, 100).await), ["A-1"]);
+    assert!(list("zz", None, 100).await.is_empty());
+    assert!(list("a-100", None, 100).await.is_empty());
+    // Pages: strictly after `after`, which need not be a stream.
+    assert_eq!(names(&list("a-", Some("a-1"), 100).await), ["a-10", "a-2"]);
+    assert_eq!(
+        names(&list("", Some("a-0"), 3).await),
+        ["a-1", "a-10", "a-2"]
+    );
+    assert!(list("", Some("zz"), 100).await.is_empty());
+    assert!(list("b", Some("b"), 100).await.is_empty());
+    let mut paged = Vec::new();
+    let mut after: Option<StreamId> = None;
+    loop {
+        let page = fx.store.list_streams("", after.as_ref(), 3).await.unwrap();
+        assert!(page.len() <= 3);
+        let Some(last) = page.last() else { break };
+        after = Some(last.stream.clone());
+        paged.extend(page);
+    }
+    assert_eq!(paged, all);
+    assert!(list("", None, 0).await.is_empty());
+    assert_eq!(list("", None, usize::MAX).await, all);
+    // A prefix no stream name can have.
+    for bad in ["has space", "a%", "ü"] {
+        let err = fx.store.list_streams(bad, None, 10).await.unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidInput, "{bad:?}");
+        assert!(err.to_string().contains("stream prefix"), "{err}");
+    }
+    // Summaries follow appends and deletes.
+    let grown = fx
+        .store
+        .append(&s("a-1"), ExpectedVersion::Exact(1), evs(10..13))
+        .await
+        .unwrap();
+    let now = list("a-1", None, 1).await;
+    assert_eq!(now[0].version, grown.stream_version);
+    assert_eq!(now[0].first_recorded_at, all[3].first_recorded_at);
+    assert!(now[0].last_recorded_at >= all[3].last_recorded_at);
+    assert_eq!(fx.store.delete_stream(&s("a-10")).await.unwrap(), 2);
+    assert_eq!(names(&list("a-", None, 100).await), ["a-1", "a-2"]);
+    assert_eq!(list("", None, 100).await.len(), 9);
+}
+
+pub async fn deleting_a_stream_removes_its_events_snapshot_and_outbox_entries(b: &dyn Backend) {
+    let fx = open(b).await;
+    let (keep, gone) = (s("del-keep"), s("del-gone"));
+    fx.store
+        .append(&keep, ExpectedVersion::NoStream, evs(0..2))
+        .await
+        .unwrap();
+    // The stream to delete holds the newest events: their positions must not come back.
+    let gone_batch = evs(2..5);
+    let first = fx
+        .store
+        .append(&gone, ExpectedVersion::NoStream, gone_batch.clone())
+        .await
+        .unwrap();
+    let state = Payload::from_json_text("test.state", 1, "{}").unwrap();
+    fx.store
+        .save_snapshot(&gone, 3, state.clone())
+        .await
+        .unwrap();
+    fx.store
+        .save_snapshot(&keep, 2, state.clone())
+        .await
+        .unwrap();
+    fx.store
+        .outbox_mark_sent(&[first.positions[0].global_position])
+        .await
+        .unwrap();
+    assert_eq!(fx.store.outbox_pending(100).await.unwrap().len(), 4);
+    let feed = fx.store.read_all(1, 100).await.unwrap();
+    let newest = feed.last().unwrap().global_position;
+
+    assert_eq!(fx.store.delete_stream(&gone).await.unwrap(), 3);
+    assert!(
+        fx.store
+            .read(&gone, 1, 100, Direction::Forward)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        fx.store
+            .read(&gone, u64::MAX, 100, Direction::Backward)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(fx.store.stream_version(&gone).await.unwrap(), None);
+    assert_eq!(fx.store.load_snapshot(&gone).await.unwrap(), None);
+    let pending = fx.store.outbox_pending(100).await.unwrap();
+    assert!(pending.iter().all(|e| e.stream == keep), "{pending:?}");
+    assert_eq!(pending.len(), 2);
+    let left: Vec<RecordedEvent> = feed.iter().filter(|e| e.stream == keep).cloned().collect();
+    assert_eq!(fx.store.read_all(1, 100).await.unwrap(), left);
+    assert_eq!(
+        names(&fx.store.list_streams("del-", None, 100).await.unwrap()),
+        ["del-keep"]
+    );
+    let by_prefix = EventQuery::new().with_stream_prefix("del-gone");
+    assert!(fx.store.query(&by_prefix, 1, 100).await.unwrap().is_empty());
+    // The other stream is untouched.
+    assert_eq!(fx.store.stream_version(&keep).await.unwrap(), Some(2));
+    assert_eq!(
+        fx.store.load_snapshot(&keep).await.unwrap(),
+        Some((2, state.clone()))
+    );
+    // Deleting again, or a stream that never was, deletes nothing.
+    assert_eq!(fx.store.delete_stream(&gone).await.unwrap(), 0);
+    assert_eq!(fx.store.delete_stream(&s("never-was")).await.unwrap(), 0);
+
+    // The name is free again: expectations see no stream, and a new stream starts at 1 with
+    // positions after every deleted one.
+    let err = fx
+        .store
+        .append(&gone, ExpectedVersion::Exact(3), evs(5..6))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Conflict);
+    assert!(err.to_string().contains("no stream"), "{err}");
+    let again = fx
+        .store
+        .append(&gone, ExpectedVersion::NoStream, evs(5..7))
+        .await
+        .unwrap();
+    assert_eq!(again.first_version(), 1);
+    assert_eq!(again.stream_version, 2);
+    assert!(
+        again.positions[0].global_position > newest,
+        "position {} reused (deleted up to {newest})",
+        again.positions[0].global_position
+    );
+    // The deleted events are gone, ids included: appending them again stores them anew.
+    let readded = fx
+        .store
+        .append(&gone, ExpectedVersion::Exact(2), gone_batch)
+        .await
+        .unwrap();
+    assert!(!readded.already_stored);
+    assert_eq!(readded.first_version(), 3);
+    assert_eq!(fx.store.load_snapshot(&gone).await.unwrap(), None);
+    assert_eq!(
+        ns(&fx
+            .store
+            .read(&gone, 1, 100, Direction::Forward)
+            .await
+            .unwrap()),
+        vec![5, 6, 2, 3, 4]
+    );
+    assert_eq!(fx.store.outbox_pending(100).await.unwrap().len(), 7);
+
+    // Emptying the store does not reset the positions either.
+    let newest = readded.positions.last().unwrap().global_position;
+    assert_eq!(fx.store.delete_stream(&gone).await.unwrap(), 5);
+    assert_eq!(fx.store.delete_stream(&keep).await.unwrap(), 2);
+    assert!(fx.store.read_all(1, 100).await.unwrap().is_empty());
+    assert!(fx.store.outbox_pending(100).await.unwrap().is_empty());
+    assert!(
+        fx.store
+            .list_streams("", None, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let fresh = fx
+        .store
+        .append(&s("del-fresh"), ExpectedVersion::NoStream, evs(0..1))
+        .await
+        .unwrap();
+    assert!(fresh.positions[0].global_position > newest);
+    let fresh2 = fx
+        .store
+        .append(&s("del-fresh"), ExpectedVersion::Exact(1), evs(1..2))
+        .await
+        .unwrap();
+    assert!(fresh2.positions[0].global_position > fresh.positions[0].global_position);
+}
+
+pub async fn deletes_racing_appends_leave_whole_streams(b: &dyn Backend) {
+    let fx = open(b).await;
+    let st = s("churn");
+    let mut tasks = Vec::new();
+    for t in 0..6u64 {
+        let store = Arc::clone(&fx.store);
+        let st = st.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut deleted = 0;
+            for i in 0..15 {
+                if (t + i) % 5 == 0 {
+                    deleted += store.delete_stream(&st).await.unwrap();
+                } else {
+                    let batch = vec![ev(t * 100 + i), ev(t * 100 + i + 50)];
+                    store
+                        .append(&st, ExpectedVersion::Any, batch)
+                        .await
+                        .unwrap();
+                }
+            }
+            deleted
+        }));
+    }
+    let mut deleted = 0;
+    for t in tasks {
+        deleted += t.await.unwrap();
+    }
+    let events = fx
+        .store
+        .read(&st, 1, 1000, Direction::Forward)
+        .await
+        .unwrap();
+    let kept = events.len() as u64;
+    // Whatever the interleaving: versions 1 to `kept`, batches whole, positions in version order.
+    assert_eq!(versions(&events), (1..=kept).collect::<Vec<_>>());
+    assert!(
+        events
+            .windows(2)
+            .all(|w| w[0].global_position < w[1].global_position)
+    );
+    for pair in events.chunks(2) {
+        assert_eq!(pair.len(), 2);
+        assert_eq!(n(&pair[0]) + 50, n(&pair[1]));
+    }
+    assert_eq!(
+        fx.store.stream_version(&st).await.unwrap(),
+        (kept > 0).then_some(kept)
+    );
+    let listed = fx.store.list_streams("churn", None, 10).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|l| l.version).collect::<Vec<_>>(),
+        if kept > 0 { vec![kept] } else { vec![] }
+    );
+    // Every append's events were stored, then deleted or kept: nothing else.
+    let appended = (0..6u64)
+        .map(|t| (0..15).filter(|i| (t + i) % 5 != 0).count() as u64 * 2)
+        .sum::<u64>();
+    assert_eq!(deleted + kept, appended);
+    assert_eq!(fx.store.read_all(1, 1000).await.unwrap(), events);
+    assert_eq!(fx.store.outbox_pending(1000).await.unwrap(), events);
+}
+
+/// Waits (polling the clock, with a deadline) until the clock is past `t`'s millisecond, so
+/// the next append is recorded later than `t`.
+async fn after_ms(t: chrono::DateTime<chrono::Utc>) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while chrono::Utc::now().timestamp_millis() <= t.timestamp_millis() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the clock did not move"
+        );
+        tokio::task::yield_now().await;
+    }
+}
+
+pub async fn query_filters_by_metadata_time_stream_and_type(b: &dyn Backend) {
+    let fx = open(b).await;
+    let (c1, c2) = (ConversationId::new(), ConversationId::new());
+    let (alice, bob) = (AgentId::new("alice").unwrap(), AgentId::new("bob").unwrap());
+    let meta = |c: Option<ConversationId>, a: Option<&AgentId>| EventMetadata {
+        conversation_id: c,
+        trace_id: Some(TraceId::new()),
+        agent: a.cloned(),
+    };
+    let typed = |n: u64, t: &str, m: EventMetadata| ev(n).with_type(t).with_metadata(m);
+    let append = |stream: &'static str, events: Vec<NewEvent>| {
+        let store = Arc::clone(&fx.store);
+        async move {
+            store
+                .append(&s(stream), ExpectedVersion::Any, events)
+                .await
+                .unwrap()
+        }
+    };
+    // Three rounds, each recorded after the previous one.
+    append(
+        "q/orders-1",
+        vec![
+            typed(0, "order.placed", meta(Some(c1), Some(&alice))),
+            typed(1, "order.priced", meta(Some(c1), Some(&bob))),
+        ],
+    )
+    .await;
+    append(
+        "q/orders-2",
+        vec![typed(2, "order.placed", meta(Some(c2), Some(&alice)))],
+    )
+    .await;
+    let round1 = fx.store.read_all(1, 100).await.unwrap();
+    after_ms(round1.iter().map(|e| e.recorded_at).max().unwrap()).await;
+    append(
+        "q_other",
+        vec![typed(3, "order_placed", meta(Some(c1), None))],
+    )
+    .await;
+    append(
+        "q/orders-1",
+        vec![typed(4, "orderXplaced", meta(None, Some(&alice)))],
+    )
+    .await;
+    append(
+        "r/misc",
+        vec![typed(5, "ünï.code", meta(Some(c2), Some(&bob))), ev(8)],
+    )
+    .await;
+    let round2 = fx.store.read_all(1, 100).await.unwrap();
+    after_ms(round2.iter().map(|e| e.recorded_at).max().unwrap()).await;
+    append(
+        "q/orders-10",
+        vec![
+            typed(6, "order.cancelled", meta(Some(c1), Some(&alice))),
+            typed(7, "audit.approve", meta(Some(c1), None)),
+        ],
+    )
+    .await;
+    let all = fx.store.read_all(1, 100).await.unwrap();
+    assert_eq!(ns(&all), vec![0, 1, 2, 3, 4, 5, 8, 6, 7]);
+    let at = |k: u64| all.iter().find(|e| n(e) == k).unwrap().recorded_at;
+
+    let query = |q: EventQuery| {
+        let store = Arc::clone(&fx.store);
+        let all = all.clone();
+        async move {
+            let got = store.query(&q, 1, 100).await.unwrap();
+            // The stores agree with the rules of `EventQuery::matches`.
+            let want: Vec<RecordedEvent> = all.into_iter().filter(|e| q.matches(e)).collect();
+            assert_eq!(got, want, "{q:?}");
+            ns(&got)
+        }
+    };
+    let q = EventQuery::new;
+    assert_eq!(query(q()).await, vec![0, 1, 2, 3, 4, 5, 8, 6, 7]);
+    assert_eq!(query(q().with_conversation(c1)).await, vec![0, 1, 3, 6, 7]);
+    assert_eq!(query(q().with_conversation(c2)).await, vec![2, 5]);
+    assert!(
+        query(q().with_conversation(ConversationId::new()))
+            .await
+            .is_empty()
+    );
+    assert_eq!(query(q().with_agent(alice.clone())).await, vec![0, 2, 4, 6]);
+    assert_eq!(query(q().with_agent(bob.clone())).await, vec![1, 5]);
+    assert!(
+        query(q().with_agent(AgentId::new("nobody").unwrap()))
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        query(q().with_conversation(c1).with_agent(alice.clone())).await,
+        vec![0, 6]
+    );
+    // Stream prefixes: `_` is no wildcard.
+    assert_eq!(
+        query(q().with_stream_prefix("q/")).await,
+        vec![0, 1, 2, 4, 6, 7]
+    );
+    assert_eq!(query(q().with_stream_prefix("q_")).await, vec![3]);
+    assert_eq!(
+        query(q().with_stream_prefix("q/orders-1")).await,
+        vec![0, 1, 4, 6, 7]
+    );
+    assert_eq!(query(q().with_stream_prefix("")).await.len(), 9);
+    assert!(query(q().with_stream_prefix("Q")).await.is_empty());
+    // Event types: exact, or a prefix before a final `*`.
+    assert_eq!(query(q().with_event_type("order.placed")).await, vec![0, 2]);
+    assert_eq!(
+        query(q().with_event_type("order.*")).await,
+        vec![0, 1, 2, 6]
+    );
+    assert_eq!(query(q().with_event_type("order_*")).await, vec![3]);
+    assert_eq!(
+        query(q().with_event_type("order*")).await,
+        vec![0, 1, 2, 3, 4, 6]
+    );
+    assert_eq!(query(q().with_event_type("ü*")).await, vec![5]);
+    assert_eq!(query(q().with_event_type("ünï.code")).await, vec![5]);
+    assert_eq!(query(q().with_event_type("*")).await.len(), 9);
+    assert!(query(q().with_event_type("order")).await.is_empty());
+    // Time: `since` inclusive, `until` exclusive.
+    let (t2, t3) = (at(3), at(6));
+    assert_eq!(query(q().with_since(t2)).await, vec![3, 4, 5, 8, 6, 7]);
+    assert_eq!(query(q().with_until(t2)).await, vec![0, 1, 2]);
+    assert_eq!(
+        query(q().with_since(t2).with_until(t3)).await,
+        vec![3, 4, 5, 8]
+    );
+    assert!(query(q().with_since(t3).with_until(t3)).await.is_empty());
+    // Times between milliseconds (stored times are whole milliseconds).
+    let micro = chrono::Duration::microseconds(1);
+    assert!(!query(q().with_since(t2 - micro)).await.is_empty());
+    assert!(!query(q().with_since(t3 + micro)).await.contains(&6));
+    assert!(query(q().with_until(t2 + micro)).await.contains(&3));
+    assert!(!query(q().with_until(t2 - micro)).await.contains(&3));
+    // Everything at once.
+    assert_eq!(
+        query(
+            q().with_conversation(c1)
+                .with_since(t2)
+                .with_stream_prefix("q")
+                .with_event_type("order*")
+        )
+        .await,
+        vec![3, 6]
+    );
+
+    // Pages by position.
+    let by_c1 = q().with_conversation(c1);
+    let mut paged = Vec::new();
+    let mut from = 0;
+    loop {
+        let page = fx.store.query(&by_c1, from, 2).await.unwrap();
+        assert!(page.len() <= 2);
+        let Some(last) = page.last() else { break };
+        from = last.global_position + 1;
+        paged.extend(page);
+    }
+    assert_eq!(ns(&paged), vec![0, 1, 3, 6, 7]);
+    assert!(fx.store.query(&by_c1, 1, 0).await.unwrap().is_empty());
+    assert_eq!(
+        fx.store.query(&by_c1, 1, usize::MAX).await.unwrap().len(),
+        5
+    );
+    let last = all.iter().map(|e| e.global_position).max().unwrap();
+    assert!(fx.store.query(&q(), last + 1, 10).await.unwrap().is_empty());
+    assert!(fx.store.query(&q(), u64::MAX, 10).await.unwrap().is_empty());
+
+    // A deleted stream's events are gone from queries.
+    fx.store.delete_stream(&s("q/orders-2")).await.unwrap();
+    assert_eq!(
+        ns(&fx
+            .store
+            .query(&q().with_conversation(c2), 1, 100)
+            .await
+            .unwrap()),
+        vec![5]
+    );
+
+    // Bad queries say what is wrong.
+    let now = chrono::Utc::now();
+    for (bad, says) in [
+        (q().with_stream_prefix("has space"), "stream prefix"),
+        (q().with_event_type(""), "event type"),
+        (
+            q().with_since(now)
+                .with_until(now - chrono::Duration::seconds(1)),
+            "time range",
+        ),
+    ] {
+        let err = fx.store.query(&bad, 1, 10).await.unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidInput, "{bad:?}");
+        assert!(err.to_string().contains(says), "{err}");
+    }
 }

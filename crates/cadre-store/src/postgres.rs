@@ -11,7 +11,8 @@
 //! append has used its values), never reorderings.
 //!
 //! Appends run at `READ COMMITTED`, so each statement after the lock sees every append
-//! committed before it; reads use whatever connection of the pool is free.
+//! committed before it; reads use whatever connection of the pool is free. Deleting a stream
+//! takes the same lock, so it never interleaves with an append.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -25,11 +26,13 @@ use sqlx::postgres::{
 };
 use sqlx::{Connection, Executor, Row};
 
+use crate::query::{Arg, Dialect, prefix_upper_bound, validate_prefix};
 use crate::sqlite::{Prepared, prepare};
 use crate::store::MAX_READ;
+use crate::url::redact;
 use crate::{
-    AppendResult, Direction, EventId, EventMetadata, EventPosition, EventStore, ExpectedVersion,
-    NewEvent, RecordedEvent, StreamId,
+    AppendResult, Direction, EventId, EventMetadata, EventPosition, EventQuery, EventStore,
+    ExpectedVersion, NewEvent, RecordedEvent, StreamId, StreamSummary,
 };
 
 /// The schema [`PostgresStore::connect`] uses.
@@ -37,8 +40,8 @@ pub const DEFAULT_SCHEMA: &str = "cadre_store";
 
 /// What `store_meta.format` holds in a cadre store schema.
 const FORMAT: &str = "cadre-store";
-/// The schema version this build writes and reads.
-const SCHEMA_VERSION: u32 = 1;
+/// The schema version this build writes and reads. A version 1 schema is upgraded in place.
+const SCHEMA_VERSION: u32 = 2;
 /// The first key of the advisory locks this backend takes (`cadr`); the second is a hash of
 /// the schema name, so stores in different schemas do not wait for each other.
 const LOCK_NAMESPACE: i32 = 0x6361_6472;
@@ -69,6 +72,9 @@ CREATE TABLE events (
     payload TEXT NOT NULL,
     metadata TEXT NOT NULL,
     recorded_ms BIGINT NOT NULL,
+    -- The metadata's conversation id and agent, for queries (version 2).
+    conversation_id UUID,
+    agent TEXT,
     UNIQUE (stream_id, version)
 );
 CREATE TABLE snapshots (
@@ -85,6 +91,27 @@ CREATE TABLE outbox (
 );
 ";
 
+/// Version 1 to 2, written to run again harmlessly: the metadata's conversation id and agent
+/// get columns of their own, filled from the `metadata` JSON of the stored events.
+const UPGRADE_TO_2: &str = "
+ALTER TABLE events ADD COLUMN IF NOT EXISTS conversation_id UUID;
+ALTER TABLE events ADD COLUMN IF NOT EXISTS agent TEXT;
+UPDATE events SET
+    conversation_id = (metadata::jsonb ->> 'conversation_id')::uuid,
+    agent = metadata::jsonb ->> 'agent'
+WHERE metadata <> '{}' AND conversation_id IS NULL AND agent IS NULL;
+";
+
+/// The indexes queries and listings use (version 2). Stream names compare in byte order
+/// (`COLLATE \"C\"`), whatever the database's collation.
+const INDEXES: &str = "
+CREATE INDEX IF NOT EXISTS events_conversation ON events (conversation_id, position)
+    WHERE conversation_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_agent ON events (agent, position) WHERE agent IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_recorded ON events (recorded_ms);
+CREATE INDEX IF NOT EXISTS streams_name_bytes ON streams (name COLLATE \"C\");
+";
+
 /// The columns every event query selects, in the order [`decode_row`] reads them.
 const COLUMNS: &str = "e.position, s.name, e.version, e.id::text, e.event_type, e.payload_type, e.payload_version, e.payload, e.metadata, e.recorded_ms";
 
@@ -94,10 +121,10 @@ WITH st AS (
     ON CONFLICT (name) DO UPDATE SET version = EXCLUDED.version
     RETURNING s.id
 ), ins AS (
-    INSERT INTO events (stream_id, version, id, event_type, payload_type, payload_version, payload, metadata, recorded_ms)
-    SELECT st.id, b.version, b.id::uuid, b.event_type, b.payload_type, b.payload_version, b.payload, b.metadata, $3
-    FROM st, UNNEST($4::int8[], $5::text[], $6::text[], $7::text[], $8::int8[], $9::text[], $10::text[])
-        AS b (version, id, event_type, payload_type, payload_version, payload, metadata)
+    INSERT INTO events (stream_id, version, id, event_type, payload_type, payload_version, payload, metadata, recorded_ms, conversation_id, agent)
+    SELECT st.id, b.version, b.id::uuid, b.event_type, b.payload_type, b.payload_version, b.payload, b.metadata, $3, b.conversation_id::uuid, b.agent
+    FROM st, UNNEST($4::int8[], $5::text[], $6::text[], $7::text[], $8::int8[], $9::text[], $10::text[], $11::text[], $12::text[])
+        AS b (version, id, event_type, payload_type, payload_version, payload, metadata, conversation_id, agent)
     ORDER BY b.version
     RETURNING position, version
 ), ob AS (
@@ -332,51 +359,6 @@ fn describe(options: &PgConnectOptions) -> String {
     )
 }
 
-/// `url` with its password (in the user info or a `password=` parameter) replaced by `***`.
-fn redact(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
-        return "<not a URL>".to_owned();
-    };
-    let rest = &url[scheme_end + 3..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    let mut out = url[..scheme_end + 3].to_owned();
-    match authority.rfind('@') {
-        Some(at) => {
-            let userinfo = &authority[..at];
-            match userinfo.find(':') {
-                Some(colon) => {
-                    out.push_str(&userinfo[..colon]);
-                    out.push_str(":***");
-                }
-                None => out.push_str(userinfo),
-            }
-            out.push_str(&authority[at..]);
-        }
-        None => out.push_str(authority),
-    }
-    let tail = &rest[authority_end..];
-    match tail.split_once('?') {
-        Some((path, query)) => {
-            out.push_str(path);
-            out.push('?');
-            let params: Vec<String> = query
-                .split('&')
-                .map(|p| {
-                    if p.to_ascii_lowercase().starts_with("password=") {
-                        "password=***".to_owned()
-                    } else {
-                        p.to_owned()
-                    }
-                })
-                .collect();
-            out.push_str(&params.join("&"));
-        }
-        None => out.push_str(tail),
-    }
-    out
-}
-
 /// Maps a driver error to a cadre error naming the server (`target` holds no password).
 fn convert(target: &str, what: &str, e: sqlx::Error) -> Error {
     let at = format!("postgres {target}: {what}");
@@ -435,8 +417,9 @@ fn limit(max: usize) -> i64 {
 }
 
 /// Creates the schema and its tables, or checks that an existing schema holds a store of a
-/// version this build reads. Runs under the store's advisory lock so that two processes
-/// connecting at once do not both create it.
+/// version this build reads, upgrading a version 1 store to version 2. Runs under the
+/// store's advisory lock so that two processes connecting at once do not both create (or
+/// upgrade) it.
 async fn prepare_schema(
     conn: &mut PgConnection,
     schema: &str,
@@ -479,6 +462,10 @@ async fn prepare_schema(
             .execute(sqlx::raw_sql(SCHEMA))
             .await
             .map_err(fail("creating tables"))?;
+        (&mut *tx)
+            .execute(sqlx::raw_sql(INDEXES))
+            .await
+            .map_err(fail("creating indexes"))?;
         sqlx::query(
             "INSERT INTO store_meta (key, value) VALUES ('format', $1), ('schema_version', $2)",
         )
@@ -524,6 +511,33 @@ async fn prepare_schema(
             ),
         )
         .with_retryable(false));
+    }
+    if version < SCHEMA_VERSION {
+        if version != 1 {
+            return Err(not_a_store(format!(
+                "it has an unknown schema version {version}"
+            )));
+        }
+        // Under the lock, in this transaction: all of the upgrade happens, or none.
+        let upgrade = "upgrading the store from schema version 1 to 2";
+        (&mut *tx)
+            .execute(sqlx::raw_sql(UPGRADE_TO_2))
+            .await
+            .map_err(fail(upgrade))?;
+        (&mut *tx)
+            .execute(sqlx::raw_sql(INDEXES))
+            .await
+            .map_err(fail(upgrade))?;
+        sqlx::query("UPDATE store_meta SET value = $1 WHERE key = 'schema_version'")
+            .bind(SCHEMA_VERSION.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(fail(upgrade))?;
+        tracing::info!(
+            target_db = target,
+            schema,
+            "event store upgraded from schema version 1 to 2"
+        );
     }
     tx.commit().await.map_err(fail("committing"))?;
     Ok(())
@@ -636,6 +650,8 @@ impl EventStore for PostgresStore {
         let mut payload_versions = Vec::with_capacity(n);
         let mut payloads = Vec::with_capacity(n);
         let mut metadata = Vec::with_capacity(n);
+        let mut conversations = Vec::with_capacity(n);
+        let mut agents = Vec::with_capacity(n);
         for (k, e) in events.iter().enumerate() {
             versions.push(i(current + k as u64 + 1));
             ids.push(e.id.to_string());
@@ -644,6 +660,8 @@ impl EventStore for PostgresStore {
             payload_versions.push(i64::from(e.payload.version()));
             payloads.push(e.payload.data()?.get());
             metadata.push(e.metadata.as_str());
+            conversations.push(e.conversation_id.as_deref());
+            agents.push(e.agent.as_deref());
         }
         let new_version = current + n as u64;
         let inserted = sqlx::query(INSERT)
@@ -657,6 +675,8 @@ impl EventStore for PostgresStore {
             .bind(&payload_versions)
             .bind(&payloads)
             .bind(&metadata)
+            .bind(&conversations)
+            .bind(&agents)
             .fetch_all(&mut *tx)
             .await;
         let rows = match inserted {
@@ -763,7 +783,8 @@ impl EventStore for PostgresStore {
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(self.err("saving a snapshot"))?;
-        // Versions only grow: a version that exists now exists at the insert too.
+        // A version that exists now exists at the insert too, unless the stream is deleted
+        // in between: then the foreign key refuses the insert.
         let current = row.map_or(0, |r| u(r.1));
         let sid = match row {
             Some((sid, _)) if version >= 1 && version <= current => sid,
@@ -841,29 +862,123 @@ impl EventStore for PostgresStore {
             .map_err(self.err("marking outbox entries sent"))?;
         Ok(())
     }
+
+    async fn list_streams(
+        &self,
+        prefix: &str,
+        after: Option<&StreamId>,
+        max: usize,
+    ) -> Result<Vec<StreamSummary>, Error> {
+        validate_prefix(prefix)?;
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        // Names in byte order, through the `COLLATE "C"` index; first and last event through
+        // the (stream, version) index.
+        let rows: Vec<(String, i64, Option<i64>, Option<i64>)> = sqlx::query_as(
+            r#"SELECT s.name, s.version,
+                (SELECT recorded_ms FROM events WHERE stream_id = s.id ORDER BY version ASC LIMIT 1),
+                (SELECT recorded_ms FROM events WHERE stream_id = s.id ORDER BY version DESC LIMIT 1)
+             FROM streams s
+             WHERE s.name COLLATE "C" > $1 AND s.name COLLATE "C" >= $2 AND s.name COLLATE "C" < $3
+                AND EXISTS (SELECT 1 FROM events WHERE stream_id = s.id)
+             ORDER BY s.name COLLATE "C" LIMIT $4"#,
+        )
+        .bind(after.map_or("", StreamId::as_str))
+        .bind(prefix)
+        .bind(prefix_upper_bound(prefix))
+        .bind(limit(max))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.err("listing streams"))?;
+        rows.into_iter()
+            .map(|(name, version, first, last)| {
+                let stream = StreamId::new(&name)
+                    .map_err(|e| e.context("a stored stream name".to_owned()))?;
+                Ok(StreamSummary {
+                    stream,
+                    version: u(version),
+                    first_recorded_at: time(first.unwrap_or_default()),
+                    last_recorded_at: time(last.unwrap_or_default()),
+                })
+            })
+            .collect()
+    }
+
+    async fn delete_stream(&self, stream: &StreamId) -> Result<u64, Error> {
+        let what = format!("stream `{stream}`: deleting");
+        let fail = |e| convert(&self.target, &what, e);
+        let mut tx = self.pool.begin().await.map_err(fail)?;
+        // The appends' lock: no append to this store runs until the delete commits.
+        sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
+            .bind(LOCK_NAMESPACE)
+            .bind(self.lock_key)
+            .execute(&mut *tx)
+            .await
+            .map_err(fail)?;
+        let sid: Option<i64> = sqlx::query_scalar("SELECT id FROM streams WHERE name = $1")
+            .bind(stream.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(fail)?;
+        let Some(sid) = sid else {
+            tx.rollback().await.map_err(fail)?;
+            return Ok(0);
+        };
+        let by_stream = |sql: &'static str| sqlx::query(sql).bind(sid);
+        by_stream(
+            "DELETE FROM outbox WHERE position IN (SELECT position FROM events WHERE stream_id = $1)",
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(fail)?;
+        by_stream("DELETE FROM snapshots WHERE stream_id = $1")
+            .execute(&mut *tx)
+            .await
+            .map_err(fail)?;
+        let deleted = by_stream("DELETE FROM events WHERE stream_id = $1")
+            .execute(&mut *tx)
+            .await
+            .map_err(fail)?
+            .rows_affected();
+        // A later append to the name starts a new stream row, at version 1.
+        by_stream("DELETE FROM streams WHERE id = $1")
+            .execute(&mut *tx)
+            .await
+            .map_err(fail)?;
+        tx.commit().await.map_err(fail)?;
+        Ok(deleted)
+    }
+
+    async fn query(
+        &self,
+        query: &EventQuery,
+        from: u64,
+        max: usize,
+    ) -> Result<Vec<RecordedEvent>, Error> {
+        query.validate()?;
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        let (sql, args) = crate::query::query_sql(Dialect::Postgres, COLUMNS, query, from, max);
+        let mut q = sqlx::query(&sql);
+        for arg in args {
+            q = match arg {
+                Arg::Int(v) => q.bind(v),
+                Arg::Text(t) => q.bind(t),
+            };
+        }
+        self.read_events("querying events", q).await
+    }
+}
+
+fn time(ms: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn passwords_are_redacted() {
-        for (url, want) in [
-            (
-                "postgres://cadre:s3cret@db.example:5432/cadre",
-                "postgres://cadre:***@db.example:5432/cadre",
-            ),
-            (
-                "postgres://cadre@127.0.0.1/cadre?password=s3cret&sslmode=disable",
-                "postgres://cadre@127.0.0.1/cadre?password=***&sslmode=disable",
-            ),
-            ("postgres://h/db", "postgres://h/db"),
-            ("host=h password=s3cret", "<not a URL>"),
-        ] {
-            assert_eq!(redact(url), want);
-        }
-    }
 
     #[test]
     fn schema_names_are_checked() {

@@ -15,10 +15,11 @@ use cadre_core::{Error, ErrorCode, Payload};
 use parking_lot::Mutex;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
+use crate::query::{Arg, Dialect, prefix_upper_bound, validate_prefix};
 use crate::store::MAX_READ;
 use crate::{
-    AppendResult, Direction, EventId, EventMetadata, EventStore, ExpectedVersion, NewEvent,
-    RecordedEvent, StreamId,
+    AppendResult, Direction, EventId, EventMetadata, EventQuery, EventStore, ExpectedVersion,
+    NewEvent, RecordedEvent, StreamId, StreamSummary,
 };
 
 mod schema;
@@ -144,6 +145,18 @@ fn open_files(path: &Path) -> Result<(Connection, Connection, Connection), Error
     Ok((conn, checkpoint, reader))
 }
 
+/// [`EventStore::list_streams`]: names in a range, in order, through the name index; the
+/// first and last event of each through the (stream, version) index, without reading the
+/// stream's other events. A stream without events drops out of the joins.
+const LIST_SQL: &str = "SELECT s.name, l.version, f.recorded_ms, l.recorded_ms
+    FROM streams s
+    JOIN events l ON l.position =
+        (SELECT position FROM events WHERE stream_id = s.id ORDER BY version DESC LIMIT 1)
+    JOIN events f ON f.position =
+        (SELECT position FROM events WHERE stream_id = s.id ORDER BY version ASC LIMIT 1)
+    WHERE s.name > ?1 AND s.name >= ?2 AND s.name < ?3
+    ORDER BY s.name LIMIT ?4";
+
 /// The columns every event query selects, in the order [`decode_rows`] reads them.
 const COLUMNS: &str = "e.position, s.name, e.version, e.id, e.event_type, e.payload_type, e.payload_version, e.payload, e.metadata, e.recorded_ms";
 
@@ -234,6 +247,8 @@ pub(crate) fn prepare(events: Vec<NewEvent>) -> Result<Vec<Prepared>, Error> {
                 event_type: e.event_type,
                 payload: e.payload,
                 metadata,
+                conversation_id: e.metadata.conversation_id.map(|c| c.to_string()),
+                agent: e.metadata.agent.map(String::from),
             })
         })
         .collect()
@@ -393,5 +408,160 @@ impl EventStore for SqliteStore {
             done,
         })?;
         wait.await.map_err(|_| stopped())?
+    }
+
+    async fn list_streams(
+        &self,
+        prefix: &str,
+        after: Option<&StreamId>,
+        max: usize,
+    ) -> Result<Vec<StreamSummary>, Error> {
+        validate_prefix(prefix)?;
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        let lower = prefix.to_owned();
+        let upper = prefix_upper_bound(prefix);
+        let after = after.map_or_else(String::new, |a| a.as_str().to_owned());
+        self.with_reader(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(LIST_SQL)
+                .map_err(storage("listing streams"))?;
+            let mut rows = stmt
+                .query(params![after, lower, upper, limit(max)])
+                .map_err(storage("listing streams"))?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next().map_err(storage("listing streams"))? {
+                let get = |e: rusqlite::Error| storage("listing streams")(e);
+                let name: String = row.get(0).map_err(get)?;
+                let version: i64 = row.get(1).map_err(get)?;
+                let first: i64 = row.get(2).map_err(get)?;
+                let last: i64 = row.get(3).map_err(get)?;
+                out.push(StreamSummary {
+                    stream: StreamId::new(&name)
+                        .map_err(|e| e.context("a stored stream name".to_owned()))?,
+                    version: u(version),
+                    first_recorded_at: time(first),
+                    last_recorded_at: time(last),
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn delete_stream(&self, stream: &StreamId) -> Result<u64, Error> {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        self.inner.writer.send(Op::Delete {
+            stream: stream.clone(),
+            done,
+        })?;
+        wait.await.map_err(|_| stopped())?
+    }
+
+    async fn query(
+        &self,
+        query: &EventQuery,
+        from: u64,
+        max: usize,
+    ) -> Result<Vec<RecordedEvent>, Error> {
+        query.validate()?;
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        let (sql, args) = query_sql(query, from, max);
+        self.with_reader(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(&sql)
+                .map_err(storage("querying events"))?;
+            decode_rows(&mut stmt, rusqlite::params_from_iter(args))
+        })
+        .await
+    }
+}
+
+fn time(ms: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+/// The SQL of an [`EventQuery`] and its arguments, as rusqlite values.
+pub(crate) fn query_sql(
+    query: &EventQuery,
+    from: u64,
+    max: usize,
+) -> (String, Vec<rusqlite::types::Value>) {
+    let (sql, args) = crate::query::query_sql(Dialect::Sqlite, COLUMNS, query, from, max);
+    let args = args
+        .into_iter()
+        .map(|a| match a {
+            Arg::Int(v) => rusqlite::types::Value::Integer(v),
+            Arg::Text(t) => rusqlite::types::Value::Text(t),
+        })
+        .collect();
+    (sql, args)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cadre_core::{AgentId, ConversationId};
+    use rusqlite::types::Value;
+
+    /// SQLite's plan for `sql`, one step a line.
+    fn plan(conn: &Connection, sql: &str, args: Vec<Value>) -> String {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let steps: Vec<String> = stmt
+            .query_map(rusqlite::params_from_iter(args), |r| r.get(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        steps.join("\n")
+    }
+
+    #[tokio::test]
+    async fn queries_and_listings_use_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.db");
+        drop(SqliteStore::open(&path).await.unwrap());
+        let conn = Connection::open(&path).unwrap();
+        let now = chrono::Utc::now();
+        let q = EventQuery::new;
+        let agent = || AgentId::new("a").unwrap();
+        for (query, index) in [
+            (
+                q().with_conversation(ConversationId::new()),
+                "events_conversation",
+            ),
+            (q().with_agent(agent()), "events_agent"),
+            (
+                q().with_conversation(ConversationId::new())
+                    .with_event_type("order.*")
+                    .with_stream_prefix("orders-"),
+                "events_conversation",
+            ),
+            (q().with_agent(agent()).with_since(now), "events_agent"),
+            (
+                q().with_since(now - chrono::Duration::hours(1))
+                    .with_until(now),
+                "events_recorded",
+            ),
+        ] {
+            let (sql, args) = query_sql(&query, 1, 100);
+            let plan = plan(&conn, &sql, args);
+            assert!(plan.contains(index), "{query:?}:\n{plan}");
+            assert!(!plan.contains("SCAN e"), "{query:?}:\n{plan}");
+        }
+        let plan = plan(
+            &conn,
+            LIST_SQL,
+            vec![
+                Value::Text(String::new()),
+                Value::Text("orders-".into()),
+                Value::Text(crate::query::prefix_upper_bound("orders-")),
+                Value::Integer(100),
+            ],
+        );
+        assert!(!plan.contains("SCAN"), "{plan}");
+        assert!(plan.contains("SEARCH s USING"), "{plan}");
     }
 }

@@ -3,7 +3,10 @@
 use async_trait::async_trait;
 use cadre_core::{Error, Payload};
 
-use crate::{AppendResult, Direction, ExpectedVersion, NewEvent, RecordedEvent, StreamId};
+use crate::{
+    AppendResult, Direction, EventQuery, ExpectedVersion, NewEvent, RecordedEvent, StreamId,
+    StreamSummary,
+};
 
 /// The most events one read returns, whatever `max` asks for.
 pub const MAX_READ: usize = 10_000;
@@ -103,4 +106,47 @@ pub trait EventStore: Send + Sync + 'static {
     /// # Errors
     /// `Storage` when the store fails.
     async fn outbox_mark_sent(&self, positions: &[u64]) -> Result<(), Error>;
+
+    /// The streams whose names start with `prefix` (`""`: every stream), in name order (byte
+    /// order), strictly after `after` when it is given, at most `max` of them (at most
+    /// [`MAX_READ`]). A stream with no events is not listed. Page through every stream by
+    /// passing the last name of one page as `after` of the next.
+    ///
+    /// # Errors
+    /// `InvalidInput` when `prefix` has a character no stream name can have, or is longer
+    /// than a stream name; `Storage` when the store fails.
+    async fn list_streams(
+        &self,
+        prefix: &str,
+        after: Option<&StreamId>,
+        max: usize,
+    ) -> Result<Vec<StreamSummary>, Error>;
+
+    /// Deletes `stream` atomically: its events, its snapshot and the pending outbox entries
+    /// of its events. Returns how many events were deleted (0 for a stream that does not
+    /// exist).
+    ///
+    /// The global positions of deleted events are never handed out again, so a projection
+    /// tailing [`EventStore::read_all`] never sees a position go backwards; a later append to
+    /// the same name starts a new stream at version 1. An append racing the delete lands
+    /// either before it (and is deleted) or after it (in the new stream).
+    ///
+    /// # Errors
+    /// `Storage` when the store fails.
+    async fn delete_stream(&self, stream: &StreamId) -> Result<u64, Error>;
+
+    /// Up to `max` events (at most [`MAX_READ`]) that match `query`, in global order, from
+    /// global position `from` (inclusive). Page by passing the last event's position plus one
+    /// as the next `from`. Served by indexes on the metadata's conversation and agent and on
+    /// the recording time, so a narrow query does not read the whole store.
+    ///
+    /// # Errors
+    /// `InvalidInput` when the query is invalid (see [`EventQuery::validate`]); otherwise as
+    /// [`EventStore::read`].
+    async fn query(
+        &self,
+        query: &EventQuery,
+        from: u64,
+        max: usize,
+    ) -> Result<Vec<RecordedEvent>, Error>;
 }

@@ -9,9 +9,12 @@
 
 use std::sync::Arc;
 
-use cadre_core::{Error, ErrorCode, Payload};
+use cadre_core::{AgentId, ConversationId, Error, ErrorCode, Payload, TraceId};
 use cadre_store::conformance::{Backend, OpenFuture, Opened};
-use cadre_store::{Direction, EventStore, ExpectedVersion, NewEvent, PostgresStore, StreamId};
+use cadre_store::{
+    Direction, EventMetadata, EventQuery, EventStore, ExpectedVersion, NewEvent, PostgresStore,
+    StreamId,
+};
 use sqlx::Connection;
 
 const URL_VAR: &str = "POSTGRES_TEST_URL";
@@ -303,6 +306,265 @@ async fn a_schema_that_is_not_a_store_is_refused() {
     assert_eq!(err.code(), ErrorCode::Storage);
     assert!(err.to_string().contains("newer"), "{err}");
     conn.close().await.unwrap();
+}
+
+/// The tables of a schema version 1 store, as cadre created them before version 2.
+const V1_SCHEMA: &str = "
+CREATE TABLE store_meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE streams (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    version BIGINT NOT NULL
+);
+CREATE TABLE events (
+    position BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    stream_id BIGINT NOT NULL REFERENCES streams (id),
+    version BIGINT NOT NULL,
+    id UUID NOT NULL UNIQUE,
+    event_type TEXT NOT NULL,
+    payload_type TEXT NOT NULL,
+    payload_version BIGINT NOT NULL,
+    payload TEXT NOT NULL,
+    metadata TEXT NOT NULL,
+    recorded_ms BIGINT NOT NULL,
+    UNIQUE (stream_id, version)
+);
+CREATE TABLE snapshots (
+    stream_id BIGINT PRIMARY KEY REFERENCES streams (id),
+    version BIGINT NOT NULL,
+    payload_type TEXT NOT NULL,
+    payload_version BIGINT NOT NULL,
+    payload TEXT NOT NULL,
+    saved_ms BIGINT NOT NULL
+);
+CREATE TABLE outbox (
+    position BIGINT PRIMARY KEY
+);
+INSERT INTO store_meta (key, value) VALUES ('format', 'cadre-store'), ('schema_version', '1');
+INSERT INTO streams (name, version) VALUES ('order-1', 2), ('order-2', 1);
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_1_schema_is_upgraded_in_place() {
+    let Some(url) = url_or_skip("a_version_1_schema_is_upgraded_in_place") else {
+        return;
+    };
+    let schema = fresh_schema();
+    let _guard = DropSchema {
+        url: url.clone(),
+        schema: schema.clone(),
+    };
+    let conversation = ConversationId::new();
+    let agent = AgentId::new("pricing-1").unwrap();
+    let full = EventMetadata {
+        conversation_id: Some(conversation),
+        trace_id: Some(TraceId::new()),
+        agent: Some(agent.clone()),
+    };
+    let agent_only = EventMetadata {
+        agent: Some(agent.clone()),
+        ..EventMetadata::default()
+    };
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::raw_sql(&format!(
+        "CREATE SCHEMA \"{schema}\"; SET search_path TO \"{schema}\"; {V1_SCHEMA}"
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let rows: [(i64, i64, &EventMetadata); 3] = [
+        (1, 1, &full),
+        (2, 1, &EventMetadata::default()),
+        (1, 2, &agent_only),
+    ];
+    for (k, (sid, version, metadata)) in rows.into_iter().enumerate() {
+        let metadata = if metadata.is_empty() {
+            "{}".to_owned()
+        } else {
+            serde_json::to_string(metadata).unwrap()
+        };
+        sqlx::query(
+            "INSERT INTO events (stream_id, version, id, event_type, payload_type, payload_version, payload, metadata, recorded_ms)
+             VALUES ($1, $2, $3::uuid, 'test.n', 'test.n', 1, $4, $5, $6)",
+        )
+        .bind(sid)
+        .bind(version)
+        .bind(uuid::Uuid::now_v7().to_string())
+        .bind(k.to_string())
+        .bind(metadata)
+        .bind(chrono::Utc::now().timestamp_millis())
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    sqlx::raw_sql("INSERT INTO outbox (position) SELECT position FROM events")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+
+    let store = PostgresStore::connect_with(&url, &schema).await.unwrap();
+    let version: String = sqlx::query_scalar(&format!(
+        "SELECT value FROM \"{schema}\".store_meta WHERE key = 'schema_version'"
+    ))
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(version, "2");
+    let indexes: Vec<String> = sqlx::query_scalar(
+        "SELECT indexname::text FROM pg_indexes WHERE schemaname = $1 AND indexname NOT LIKE '%pkey' AND indexname NOT LIKE '%key' ORDER BY 1",
+    )
+    .bind(&schema)
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        indexes,
+        [
+            "events_agent",
+            "events_conversation",
+            "events_recorded",
+            "streams_name_bytes"
+        ]
+    );
+    // The old events are queryable by the metadata they had.
+    let positions = |events: Vec<cadre_store::RecordedEvent>| -> Vec<u64> {
+        events.iter().map(|e| e.global_position).collect()
+    };
+    let by_conversation = store
+        .query(&EventQuery::new().with_conversation(conversation), 1, 10)
+        .await
+        .unwrap();
+    assert_eq!(by_conversation[0].metadata, full);
+    assert_eq!(positions(by_conversation), vec![1]);
+    let by_agent = store
+        .query(&EventQuery::new().with_agent(agent.clone()), 1, 10)
+        .await
+        .unwrap();
+    assert_eq!(positions(by_agent), vec![1, 3]);
+    assert_eq!(store.outbox_pending(10).await.unwrap().len(), 3);
+    let listed = store.list_streams("", None, 10).await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[0].version, 2);
+    // New events go on.
+    let st = StreamId::new("order-1").unwrap();
+    let done = store
+        .append(
+            &st,
+            ExpectedVersion::Exact(2),
+            vec![ev(9).with_metadata(full.clone())],
+        )
+        .await
+        .unwrap();
+    assert_eq!(done.positions[0].version, 3);
+    assert_eq!(
+        store
+            .query(&EventQuery::new().with_conversation(conversation), 1, 10)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    store.close().await;
+    // Connecting again changes nothing.
+    let store = PostgresStore::connect_with(&url, &schema).await.unwrap();
+    assert_eq!(store.read_all(1, 10).await.unwrap().len(), 4);
+    store.close().await;
+    conn.close().await.unwrap();
+}
+
+/// Stream names list, and match prefixes, in byte order even when the column's collation
+/// orders them otherwise (an ICU collation: `a` before `B`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_keep_byte_order_under_another_collation() {
+    let Some(url) = url_or_skip("names_keep_byte_order_under_another_collation") else {
+        return;
+    };
+    let (store, _guard) = fresh_store(&url).await;
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    let icu: Option<String> = sqlx::query_scalar(
+        "SELECT collname::text FROM pg_collation WHERE collname = 'en-US-x-icu'",
+    )
+    .fetch_optional(&mut conn)
+    .await
+    .unwrap();
+    if icu.is_none() {
+        eprintln!(
+            "skipped `names_keep_byte_order_under_another_collation`: the server has no ICU collation en-US-x-icu"
+        );
+        return;
+    }
+    sqlx::raw_sql(&format!(
+        "ALTER TABLE \"{}\".streams ALTER COLUMN name TYPE TEXT COLLATE \"en-US-x-icu\"",
+        store.schema()
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+    for name in ["b", "B", "a", "A-1", "a-1", "a_1", "ab"] {
+        store
+            .append(
+                &StreamId::new(name).unwrap(),
+                ExpectedVersion::NoStream,
+                vec![ev(1)],
+            )
+            .await
+            .unwrap();
+    }
+    let names = |list: Vec<cadre_store::StreamSummary>| -> Vec<String> {
+        list.into_iter().map(|l| l.stream.to_string()).collect()
+    };
+    assert_eq!(
+        names(store.list_streams("", None, 100).await.unwrap()),
+        ["A-1", "B", "a", "a-1", "a_1", "ab", "b"]
+    );
+    assert_eq!(
+        names(store.list_streams("a", None, 100).await.unwrap()),
+        ["a", "a-1", "a_1", "ab"]
+    );
+    let after = StreamId::new("B").unwrap();
+    assert_eq!(
+        names(store.list_streams("", Some(&after), 2).await.unwrap()),
+        ["a", "a-1"]
+    );
+    let streams: Vec<String> = store
+        .query(&EventQuery::new().with_stream_prefix("A"), 1, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.stream.to_string())
+        .collect();
+    assert_eq!(streams, ["A-1"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_urls_connect_a_postgres_store() {
+    let Some(url) = url_or_skip("postgres_urls_connect_a_postgres_store") else {
+        return;
+    };
+    // `connect` uses the default schema: drop it afterwards only if this test made it.
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    let existed: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM information_schema.schemata WHERE schema_name = $1)",
+    )
+    .bind(cadre_store::DEFAULT_SCHEMA)
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+    let _guard = (!existed).then(|| DropSchema {
+        url: url.clone(),
+        schema: cadre_store::DEFAULT_SCHEMA.to_owned(),
+    });
+    let store = cadre_store::connect(&url).await.unwrap();
+    assert_eq!(store.backend(), "postgres");
+    store.list_streams("", None, 1).await.unwrap();
+    let alias = url.replacen("postgres://", "postgresql://", 1);
+    let store = cadre_store::connect(&alias).await.unwrap();
+    assert_eq!(store.backend(), "postgres");
 }
 
 // These need no server.

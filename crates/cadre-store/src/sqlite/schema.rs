@@ -5,8 +5,11 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 /// What `store_meta.format` holds in a cadre store database.
 pub(super) const FORMAT: &str = "cadre-store";
-/// The schema version this build writes and reads.
-pub(super) const SCHEMA_VERSION: u32 = 1;
+/// The schema version this build writes and reads. Version 1 files are migrated in place.
+pub(super) const SCHEMA_VERSION: u32 = 2;
+/// The `store_meta` key holding the highest global position ever handed out, when the event
+/// holding it was deleted (see [`super::writer`]): the next event must be stored after it.
+pub(super) const POSITION_FLOOR: &str = "position_floor";
 
 const SCHEMA: &str = "
 CREATE TABLE store_meta (
@@ -17,7 +20,8 @@ CREATE TABLE streams (
     id INTEGER PRIMARY KEY,
     name TEXT NOT NULL UNIQUE
 );
--- The global position is the rowid: increasing, never reused (events are never deleted).
+-- The global position is the rowid: increasing, never reused (when the newest events are
+-- deleted, store_meta.position_floor keeps the next one above them).
 CREATE TABLE events (
     position INTEGER PRIMARY KEY,
     stream_id INTEGER NOT NULL REFERENCES streams (id),
@@ -29,6 +33,9 @@ CREATE TABLE events (
     payload TEXT NOT NULL,
     metadata TEXT NOT NULL,
     recorded_ms INTEGER NOT NULL,
+    -- The metadata's conversation id and agent, for queries (version 2).
+    conversation_id TEXT,
+    agent TEXT,
     UNIQUE (stream_id, version)
 );
 CREATE TABLE snapshots (
@@ -45,6 +52,26 @@ CREATE TABLE outbox (
 );
 ";
 
+/// The indexes queries use (version 2). Each index entry ends with the rowid, so an equality
+/// on the indexed column walks its events in global order.
+const INDEXES: &str = "
+CREATE INDEX IF NOT EXISTS events_conversation ON events (conversation_id)
+    WHERE conversation_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_agent ON events (agent) WHERE agent IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_recorded ON events (recorded_ms);
+";
+
+/// Version 1 to 2: the metadata's conversation id and agent get columns of their own, filled
+/// from the `metadata` JSON of the stored events, and indexes.
+const MIGRATE_1_TO_2: &str = "
+ALTER TABLE events ADD COLUMN conversation_id TEXT;
+ALTER TABLE events ADD COLUMN agent TEXT;
+UPDATE events SET
+    conversation_id = json_extract(metadata, '$.conversation_id'),
+    agent = json_extract(metadata, '$.agent')
+WHERE metadata <> '{}' AND json_valid(metadata);
+";
+
 fn not_a_store(shown: &str, why: impl std::fmt::Display) -> Error {
     Error::new(
         ErrorCode::Storage,
@@ -54,7 +81,7 @@ fn not_a_store(shown: &str, why: impl std::fmt::Display) -> Error {
 }
 
 /// Creates the tables in an empty database, or checks that an existing one is a store
-/// database of a version this build reads.
+/// database of a version this build reads, migrating a version 1 database to version 2.
 pub(super) fn prepare(conn: &mut Connection, shown: &str) -> Result<(), Error> {
     let tx = conn
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
@@ -70,9 +97,11 @@ pub(super) fn prepare(conn: &mut Connection, shown: &str) -> Result<(), Error> {
             .map_err(|e| not_a_store(shown, e))?
     };
     if tables.is_empty() {
-        tx.execute_batch(SCHEMA).map_err(|e| {
-            Error::new(ErrorCode::Storage, format!("{shown}: creating tables: {e}"))
-        })?;
+        tx.execute_batch(SCHEMA)
+            .and_then(|()| tx.execute_batch(INDEXES))
+            .map_err(|e| {
+                Error::new(ErrorCode::Storage, format!("{shown}: creating tables: {e}"))
+            })?;
         tx.execute(
             "INSERT INTO store_meta (key, value) VALUES ('format', ?1), ('schema_version', ?2)",
             params![FORMAT, SCHEMA_VERSION.to_string()],
@@ -122,5 +151,39 @@ pub(super) fn prepare(conn: &mut Connection, shown: &str) -> Result<(), Error> {
         )
         .with_retryable(false));
     }
+    if version == SCHEMA_VERSION {
+        return Ok(());
+    }
+    if version != 1 {
+        return Err(not_a_store(
+            shown,
+            format!("it has an unknown schema version {version}"),
+        ));
+    }
+    migrate_1_to_2(&tx, shown)?;
+    tx.commit()
+        .map_err(|e| Error::new(ErrorCode::Storage, format!("{shown}: {e}")))?;
+    tracing::info!(
+        path = shown,
+        "event store migrated from schema version 1 to 2"
+    );
+    Ok(())
+}
+
+/// Upgrades a version 1 database in the open transaction: all of it happens, or none.
+fn migrate_1_to_2(tx: &rusqlite::Transaction<'_>, shown: &str) -> Result<(), Error> {
+    let fail = |e: rusqlite::Error| {
+        Error::new(
+            ErrorCode::Storage,
+            format!("{shown}: migrating the store from schema version 1 to 2: {e}"),
+        )
+    };
+    tx.execute_batch(MIGRATE_1_TO_2).map_err(fail)?;
+    tx.execute_batch(INDEXES).map_err(fail)?;
+    tx.execute(
+        "UPDATE store_meta SET value = ?1 WHERE key = 'schema_version'",
+        params![SCHEMA_VERSION.to_string()],
+    )
+    .map_err(fail)?;
     Ok(())
 }

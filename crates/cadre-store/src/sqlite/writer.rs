@@ -2,6 +2,11 @@
 //! transaction (group commit), then answers every caller. Each request runs in a savepoint of
 //! its own, so a request that fails (a version conflict) leaves the others of the transaction
 //! untouched.
+//!
+//! Global positions are rowids, and SQLite hands out the largest rowid plus one. When a
+//! deleted stream held the newest events, that would hand their positions out again; so the
+//! delete records the highest deleted position in `store_meta` (the position floor), and the
+//! next insert stores its first event right above it and clears it.
 
 use std::collections::HashMap;
 use std::sync::mpsc;
@@ -10,6 +15,7 @@ use std::thread::JoinHandle;
 use cadre_core::{Error, ErrorCode, Payload};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
+use super::schema::POSITION_FLOOR;
 use crate::{AppendResult, EventId, EventPosition, ExpectedVersion, StreamId};
 
 /// The most requests folded into one transaction.
@@ -24,6 +30,10 @@ pub(crate) struct Prepared {
     pub(crate) event_type: String,
     pub(crate) payload: Payload,
     pub(crate) metadata: String,
+    /// The metadata's conversation id (hyphenated), for its indexed column.
+    pub(crate) conversation_id: Option<String>,
+    /// The metadata's agent, for its indexed column.
+    pub(crate) agent: Option<String>,
 }
 
 /// A change to persist, with where to send its result.
@@ -44,6 +54,10 @@ pub(super) enum Op {
     MarkSent {
         positions: Vec<u64>,
         done: tokio::sync::oneshot::Sender<Result<(), Error>>,
+    },
+    Delete {
+        stream: StreamId,
+        done: tokio::sync::oneshot::Sender<Result<u64, Error>>,
     },
 }
 
@@ -143,22 +157,30 @@ enum Answer {
         tokio::sync::oneshot::Sender<Result<(), Error>>,
         Result<(), Error>,
     ),
+    Count(
+        tokio::sync::oneshot::Sender<Result<u64, Error>>,
+        Result<u64, Error>,
+    ),
 }
 
 impl Answer {
     fn send(self, commit: &Result<(), Error>) {
-        match (self, commit) {
-            (Self::Append(done, r), Ok(())) => {
-                let _ = done.send(r);
+        /// The request's own result once the transaction committed, else the commit's error.
+        fn settle<T>(r: Result<T, Error>, commit: &Result<(), Error>) -> Result<T, Error> {
+            match commit {
+                Ok(()) => r,
+                Err(e) => Err(e.clone()),
             }
-            (Self::Unit(done, r), Ok(())) => {
-                let _ = done.send(r);
+        }
+        match self {
+            Self::Append(done, r) => {
+                let _ = done.send(settle(r, commit));
             }
-            (Self::Append(done, _), Err(e)) => {
-                let _ = done.send(Err(e.clone()));
+            Self::Unit(done, r) => {
+                let _ = done.send(settle(r, commit));
             }
-            (Self::Unit(done, _), Err(e)) => {
-                let _ = done.send(Err(e.clone()));
+            Self::Count(done, r) => {
+                let _ = done.send(settle(r, commit));
             }
         }
     }
@@ -241,6 +263,20 @@ fn commit(conn: &mut Connection, ops: Vec<Op>, answers: &mut Vec<Answer>) -> Res
                 let r = in_savepoint(&mut tx, |c| mark_sent(c, &positions)).and_then(|r| r);
                 Answer::Unit(done, r)
             }
+            Op::Delete { stream, done } => {
+                let r = in_savepoint(&mut tx, |c| delete(c, &streams, &stream)).and_then(|r| r);
+                if r.is_ok() {
+                    // Gone: a later append in this transaction starts a new stream.
+                    streams.insert(
+                        stream,
+                        StreamState {
+                            sid: None,
+                            version: 0,
+                        },
+                    );
+                }
+                Answer::Count(done, r)
+            }
         };
         answers.push(answer);
     }
@@ -253,6 +289,7 @@ fn fail(op: Op, err: &Error) -> Answer {
         Op::Snapshot { done, .. } | Op::MarkSent { done, .. } => {
             Answer::Unit(done, Err(err.clone()))
         }
+        Op::Delete { done, .. } => Answer::Count(done, Err(err.clone())),
     }
 }
 
@@ -388,10 +425,12 @@ fn insert(
             conn.last_insert_rowid()
         }
     };
+    // NULL lets SQLite pick the position (the largest plus one), except right above a floor.
+    let mut position = position_floor(conn).map_err(Insert::Failed)?;
     let mut ins = conn
         .prepare_cached(
-            "INSERT INTO events (stream_id, version, id, event_type, payload_type, payload_version, payload, metadata, recorded_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            "INSERT INTO events (position, stream_id, version, id, event_type, payload_type, payload_version, payload, metadata, recorded_ms, conversation_id, agent)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         )
         .map_err(failed("preparing an insert"))?;
     let mut outbox = conn
@@ -403,6 +442,7 @@ fn insert(
         version += 1;
         let json = e.payload.data().map_err(Insert::Failed)?.get();
         ins.execute(params![
+            position.take(),
             sid,
             i(version),
             e.id.as_uuid().as_bytes().as_slice(),
@@ -411,7 +451,9 @@ fn insert(
             e.payload.version(),
             json,
             e.metadata,
-            now_ms
+            now_ms,
+            e.conversation_id,
+            e.agent
         ])
         .map_err(|err| {
             if is_unique_violation(&err) {
@@ -508,6 +550,73 @@ fn snapshot(
     })
     .map_err(storage("saving a snapshot"))?;
     Ok(())
+}
+
+/// The position for the next event when a position floor is set and no stored event is above
+/// it yet (`None`: SQLite's choice is right). Clears the floor: once the next event is above
+/// it, the largest rowid is.
+fn position_floor(conn: &Connection) -> Result<Option<i64>, Error> {
+    let floor: Option<i64> = conn
+        .prepare_cached("SELECT CAST(value AS INTEGER) FROM store_meta WHERE key = ?1")
+        .and_then(|mut s| {
+            s.query_row(params![POSITION_FLOOR], |r| r.get(0))
+                .optional()
+        })
+        .map_err(storage("reading the position floor"))?;
+    let Some(floor) = floor else {
+        return Ok(None);
+    };
+    let newest: i64 = conn
+        .prepare_cached("SELECT COALESCE(MAX(position), 0) FROM events")
+        .and_then(|mut s| s.query_row([], |r| r.get(0)))
+        .map_err(storage("reading the newest position"))?;
+    conn.prepare_cached("DELETE FROM store_meta WHERE key = ?1")
+        .and_then(|mut s| s.execute(params![POSITION_FLOOR]))
+        .map_err(storage("clearing the position floor"))?;
+    Ok((newest < floor).then(|| floor.saturating_add(1)))
+}
+
+/// Deletes a stream's events, snapshot, pending outbox entries and row; returns how many
+/// events it had. Keeps the deleted positions from being handed out again.
+fn delete(
+    conn: &Connection,
+    streams: &HashMap<StreamId, StreamState>,
+    stream: &StreamId,
+) -> Result<u64, Error> {
+    let Some(sid) = stream_state(conn, streams, stream)?.sid else {
+        return Ok(0);
+    };
+    let fail = storage("deleting a stream");
+    let run = |sql: &str| {
+        conn.prepare_cached(sql)
+            .and_then(|mut s| s.execute(params![sid]))
+            .map_err(&fail)
+    };
+    let newest: Option<i64> = conn
+        .prepare_cached("SELECT MAX(position) FROM events WHERE stream_id = ?1")
+        .and_then(|mut s| s.query_row(params![sid], |r| r.get(0)))
+        .map_err(&fail)?;
+    run("DELETE FROM outbox WHERE position IN (SELECT position FROM events WHERE stream_id = ?1)")?;
+    run("DELETE FROM snapshots WHERE stream_id = ?1")?;
+    let deleted = run("DELETE FROM events WHERE stream_id = ?1")?;
+    run("DELETE FROM streams WHERE id = ?1")?;
+    if let Some(newest) = newest {
+        let remaining: i64 = conn
+            .prepare_cached("SELECT COALESCE(MAX(position), 0) FROM events")
+            .and_then(|mut s| s.query_row([], |r| r.get(0)))
+            .map_err(&fail)?;
+        if remaining < newest {
+            // The deleted events were the newest: SQLite would hand their positions out again.
+            conn.prepare_cached(
+                "INSERT INTO store_meta (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value
+                 WHERE CAST(excluded.value AS INTEGER) > CAST(store_meta.value AS INTEGER)",
+            )
+            .and_then(|mut s| s.execute(params![POSITION_FLOOR, newest.to_string()]))
+            .map_err(&fail)?;
+        }
+    }
+    Ok(u64::try_from(deleted).unwrap_or(0))
 }
 
 fn mark_sent(conn: &Connection, positions: &[u64]) -> Result<(), Error> {
