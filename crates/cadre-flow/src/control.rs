@@ -83,7 +83,7 @@ pub async fn decide(
                         Some(g) => format!(
                             "workflow `{id}` ({}) has no gate `{g}` waiting{}",
                             v.status.as_str(),
-                            list(&waiting)
+                            listed(&waiting)
                         ),
                         None => format!(
                             "workflow `{id}` ({}) has no gate waiting for a decision",
@@ -98,7 +98,7 @@ pub async fn decide(
                 return Err(Error::invalid_input(format!(
                     "workflow `{id}` has {} gates waiting; name one with --gate{}",
                     many.len(),
-                    list(&waiting)
+                    listed(&waiting)
                 )));
             }
         };
@@ -123,7 +123,7 @@ pub async fn decide(
     ))
 }
 
-fn list(waiting: &[crate::Waiting]) -> String {
+fn listed(waiting: &[crate::Waiting]) -> String {
     if waiting.is_empty() {
         return String::new();
     }
@@ -397,4 +397,120 @@ where
             () = tokio::time::sleep(poll) => {}
         }
     }
+}
+
+/// A workflow in a listing.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Summary {
+    /// The id.
+    pub id: WorkflowId,
+    /// The graph.
+    pub graph: String,
+    /// Where it stands.
+    pub status: Status,
+    /// Whether a saga still has compensations to run, has run them, or failed running one.
+    pub compensation: Compensation,
+    /// When it started.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// When it last recorded something.
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    /// Steps completed.
+    pub steps: usize,
+    /// Gates waiting now.
+    pub waiting: Vec<String>,
+}
+
+impl From<&WorkflowView> for Summary {
+    fn from(v: &WorkflowView) -> Self {
+        Self {
+            id: v.id.clone(),
+            graph: v.graph.clone(),
+            status: v.status,
+            compensation: v.compensation,
+            created_at: v.created_at,
+            updated_at: v.updated_at,
+            steps: v.steps.len(),
+            waiting: v.waiting.iter().map(|w| w.node.clone()).collect(),
+        }
+    }
+}
+
+/// Every workflow's view (child workflows of subflows too when `children`), oldest first.
+///
+/// # Errors
+/// `Storage`/`Decode` from the store.
+pub async fn list(store: &dyn EventStore, children: bool) -> Result<Vec<WorkflowView>, Error> {
+    let mut out = Vec::new();
+    let mut after: Option<cadre_store::StreamId> = None;
+    loop {
+        let page = store
+            .list_streams(crate::STREAM_PREFIX, after.as_ref(), cadre_store::MAX_READ)
+            .await?;
+        let n = page.len();
+        for s in &page {
+            let Some(id) = WorkflowId::from_stream(&s.stream) else {
+                continue;
+            };
+            if !children && id.parent().is_some() {
+                continue;
+            }
+            match view(store, &id).await {
+                Ok(v) => out.push(v),
+                // Deleted between the listing and the read.
+                Err(e) if e.code() == ErrorCode::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        after = page.last().map(|s| s.stream.clone());
+        if n < cadre_store::MAX_READ {
+            break;
+        }
+    }
+    out.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.id.cmp(&b.id)));
+    Ok(out)
+}
+
+/// Deletes the logs of settled workflows (completed, or failed / cancelled with nothing left
+/// to compensate) that recorded nothing for `older_than`, with their subflows' logs. With
+/// `dry_run`, only says which. Returns the workflows (and how many events went).
+///
+/// # Errors
+/// `Storage` from the store.
+pub async fn prune(
+    store: &dyn EventStore,
+    older_than: Duration,
+    dry_run: bool,
+) -> Result<Vec<(WorkflowId, u64)>, Error> {
+    let cutoff = chrono::Utc::now()
+        - chrono::Duration::from_std(older_than).unwrap_or(chrono::Duration::MAX);
+    let mut pruned = Vec::new();
+    for v in list(store, false).await? {
+        if !v.is_settled() || v.updated_at >= cutoff {
+            continue;
+        }
+        let mut streams = vec![v.id.stream()];
+        let prefix = format!("{}/", v.id.stream());
+        let mut after = None;
+        loop {
+            let page = store
+                .list_streams(&prefix, after.as_ref(), cadre_store::MAX_READ)
+                .await?;
+            let n = page.len();
+            after = page.last().map(|s| s.stream.clone());
+            streams.extend(page.into_iter().map(|s| s.stream));
+            if n < cadre_store::MAX_READ {
+                break;
+            }
+        }
+        let mut events = 0;
+        for s in streams.iter().rev() {
+            if dry_run {
+                events += store.stream_version(s).await?.unwrap_or(0);
+            } else {
+                events += store.delete_stream(s).await?;
+            }
+        }
+        pruned.push((v.id.clone(), events));
+    }
+    Ok(pruned)
 }

@@ -163,7 +163,9 @@ impl<S: State> Engine<S> {
         Arc::get_mut(&mut self.inner).expect("configure the engine before cloning it")
     }
 
-    /// Registers a graph (under its name). Configure before cloning the engine.
+    /// Registers a graph under its name (a later graph of the same name replaces it), and the
+    /// graphs of its subflows. A workflow is resumed with the graph registered under the name
+    /// its log records, so keep names unique. Configure before cloning the engine.
     #[must_use]
     pub fn graph(mut self, graph: Graph<S>) -> Self {
         let graph = Arc::new(graph);

@@ -16,6 +16,7 @@
 //!   CANCELLED, FAILED → PENDING to retry) with legal transitions only and the full history.
 #![warn(missing_docs)]
 
+pub mod bench;
 pub mod control;
 pub mod dag;
 mod engine;

@@ -563,3 +563,41 @@ async fn unknown_graphs_and_workflows_are_clear_errors() {
     assert_eq!(err.code(), ErrorCode::NotFound);
     assert!(err.to_string().contains("`missing`"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settled_workflows_are_listed_and_pruned_by_age() {
+    let f = fx().await;
+    let child = Arc::new(gated(Gate {
+        timeout: Some(Duration::from_millis(1)),
+        on_timeout: OnTimeout::Approve,
+        on_reject: None,
+    }));
+    let mut g = Graph::<Trail>::builder("parent");
+    g.subflow("release", child, |_| Ok(Up::Add(1)));
+    g.entry("release");
+    let engine = Engine::new(Arc::clone(&f.store)).options(opts()).graph(g.build().unwrap());
+    let done = engine.execute("parent", Trail::default()).await.unwrap();
+    assert_eq!(done.status, Status::Completed);
+    // Another program's workflow, waiting at a gate, in the same store.
+    let other = Engine::new(Arc::clone(&f.store)).options(opts()).graph(gated(Gate::default()));
+    let waiting = other.start("release", Trail::default()).await.unwrap();
+
+    let all = control::list(&*f.store, false).await.unwrap();
+    let ids: Vec<&WorkflowId> = all.iter().map(|v| &v.id).collect();
+    assert_eq!(ids, vec![&done.id, &waiting], "oldest first, no children");
+    assert_eq!(control::list(&*f.store, true).await.unwrap().len(), 3);
+
+    // Nothing is old enough yet.
+    assert!(control::prune(&*f.store, Duration::from_secs(3600), false).await.unwrap().is_empty());
+    let dry = control::prune(&*f.store, Duration::ZERO, true).await.unwrap();
+    assert_eq!(dry.len(), 1);
+    assert_eq!(control::list(&*f.store, true).await.unwrap().len(), 3, "a dry run deletes nothing");
+    let pruned = control::prune(&*f.store, Duration::ZERO, false).await.unwrap();
+    assert_eq!(pruned[0].0, done.id, "only the settled workflow goes");
+    assert!(pruned[0].1 >= 6, "its events and its subflow's: {}", pruned[0].1);
+    let left = control::list(&*f.store, true).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].id, waiting);
+    let err = control::view(&*f.store, &done.id).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::NotFound);
+}
