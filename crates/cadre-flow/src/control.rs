@@ -35,7 +35,10 @@ fn active_children(v: &WorkflowView) -> Vec<WorkflowId> {
 ///
 /// # Errors
 /// As [`view`].
-pub async fn waiting(store: &dyn EventStore, id: &WorkflowId) -> Result<Vec<crate::Waiting>, Error> {
+pub async fn waiting(
+    store: &dyn EventStore,
+    id: &WorkflowId,
+) -> Result<Vec<crate::Waiting>, Error> {
     let mut out = Vec::new();
     let mut todo = vec![id.clone()];
     while let Some(id) = todo.pop() {
@@ -72,7 +75,9 @@ pub async fn decide(
         let waiting = waiting(store, id).await?;
         let chosen: Vec<&crate::Waiting> = waiting
             .iter()
-            .filter(|w| gate.is_none_or(|g| w.node == g || format!("{}:{}", w.workflow, w.node) == g))
+            .filter(|w| {
+                gate.is_none_or(|g| w.node == g || format!("{}:{}", w.workflow, w.node) == g)
+            })
             .collect();
         let w = match chosen.as_slice() {
             [] => {
@@ -155,7 +160,12 @@ async fn append(
 ///
 /// # Errors
 /// `NotFound` for an unknown workflow; `Conflict` when it has settled already.
-pub async fn cancel(store: &dyn EventStore, id: &WorkflowId, by: &str, reason: &str) -> Result<(), Error> {
+pub async fn cancel(
+    store: &dyn EventStore,
+    id: &WorkflowId,
+    by: &str,
+    reason: &str,
+) -> Result<(), Error> {
     for _ in 0..16 {
         let v = view(store, id).await?;
         if v.is_settled() || v.status == Status::Cancelled {
@@ -174,7 +184,8 @@ pub async fn cancel(store: &dyn EventStore, id: &WorkflowId, by: &str, reason: &
                 for child in active_children(&v) {
                     match Box::pin(cancel(store, &child, by, reason)).await {
                         Ok(()) => {}
-                        Err(e) if matches!(e.code(), ErrorCode::NotFound | ErrorCode::Conflict) => {}
+                        Err(e) if matches!(e.code(), ErrorCode::NotFound | ErrorCode::Conflict) => {
+                        }
                         Err(e) => return Err(e),
                     }
                 }
@@ -201,7 +212,10 @@ pub async fn retry(store: &dyn EventStore, id: &WorkflowId, by: &str) -> Result<
     if v.status != Status::Failed {
         return Err(Error::new(
             ErrorCode::Conflict,
-            format!("workflow `{id}` is {}, not FAILED; only a failed workflow can be retried", v.status.as_str()),
+            format!(
+                "workflow `{id}` is {}, not FAILED; only a failed workflow can be retried",
+                v.status.as_str()
+            ),
         )
         .with_retryable(false));
     }
@@ -220,7 +234,10 @@ pub async fn retry(store: &dyn EventStore, id: &WorkflowId, by: &str) -> Result<
 ///
 /// # Errors
 /// As [`view`].
-pub async fn wait_cycle(store: &dyn EventStore, id: &WorkflowId) -> Result<Option<Vec<WorkflowId>>, Error> {
+pub async fn wait_cycle(
+    store: &dyn EventStore,
+    id: &WorkflowId,
+) -> Result<Option<Vec<WorkflowId>>, Error> {
     // Depth-first along "awaits" edges; each workflow awaits at most a few others.
     let mut path = vec![id.clone()];
     let mut seen = BTreeSet::new();
@@ -233,7 +250,10 @@ async fn walk(
     path: &mut Vec<WorkflowId>,
     seen: &mut BTreeSet<WorkflowId>,
 ) -> Result<Option<Vec<WorkflowId>>, Error> {
-    let here = path.last().cloned().expect("the path starts with the workflow");
+    let here = path
+        .last()
+        .cloned()
+        .expect("the path starts with the workflow");
     if !seen.insert(here.clone()) {
         return Ok(None);
     }
@@ -266,8 +286,16 @@ pub fn describe(e: &RecordedEvent) -> String {
         return format!("{} (not a workflow entry)", e.event_type);
     };
     match entry {
-        Entry::Started { graph, runner, entry, .. } => {
-            format!("started graph `{graph}` by {runner}; entry: {}", join(&entry))
+        Entry::Started {
+            graph,
+            runner,
+            entry,
+            ..
+        } => {
+            format!(
+                "started graph `{graph}` by {runner}; entry: {}",
+                join(&entry)
+            )
         }
         Entry::Resumed { runner } => format!("resumed by {runner}"),
         Entry::Step {
@@ -278,7 +306,8 @@ pub fn describe(e: &RecordedEvent) -> String {
             close,
             ..
         } => {
-            let mut s = format!("step `{node}` done (super-step {superstep}, attempt {attempt}, {ms} ms)");
+            let mut s =
+                format!("step `{node}` done (super-step {superstep}, attempt {attempt}, {ms} ms)");
             if let Some(c) = close {
                 s.push_str(&if c.next.is_empty() {
                     "; the graph ends".to_owned()
@@ -299,7 +328,12 @@ pub fn describe(e: &RecordedEvent) -> String {
             error.message,
             if will_retry { "; retrying" } else { "" }
         ),
-        Entry::Waiting { node, deadline, on_timeout, .. } => match deadline {
+        Entry::Waiting {
+            node,
+            deadline,
+            on_timeout,
+            ..
+        } => match deadline {
             Some(d) => format!(
                 "gate `{node}` waits for a decision until {} (then {})",
                 d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -328,7 +362,11 @@ pub fn describe(e: &RecordedEvent) -> String {
                 format!("next: {}", join(&close.next))
             }
         }
-        Entry::Stalled { nodes, idle_ms, action } => {
+        Entry::Stalled {
+            nodes,
+            idle_ms,
+            action,
+        } => {
             format!("stalled {idle_ms} ms in {} ({action})", nodes.join(", "))
         }
         Entry::Completed { .. } => "COMPLETED".to_owned(),
@@ -346,7 +384,10 @@ pub fn describe(e: &RecordedEvent) -> String {
 }
 
 fn join(set: &BTreeSet<String>) -> String {
-    set.iter().map(String::as_str).collect::<Vec<_>>().join(", ")
+    set.iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Follows workflow `id`'s log from `from` (1 = the beginning), calling `each` for every
@@ -466,7 +507,11 @@ pub async fn list(store: &dyn EventStore, children: bool) -> Result<Vec<Workflow
             break;
         }
     }
-    out.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.id.cmp(&b.id)));
+    out.sort_by(|a, b| {
+        a.created_at
+            .cmp(&b.created_at)
+            .then_with(|| a.id.cmp(&b.id))
+    });
     Ok(out)
 }
 

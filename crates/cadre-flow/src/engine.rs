@@ -170,9 +170,7 @@ impl<S: State> Engine<S> {
     pub fn graph(mut self, graph: Graph<S>) -> Self {
         let graph = Arc::new(graph);
         self.register_subflows(&graph);
-        self.inner_mut()
-            .graphs
-            .insert(graph.name.clone(), graph);
+        self.inner_mut().graphs.insert(graph.name.clone(), graph);
         self
     }
 
@@ -241,7 +239,12 @@ impl<S: State> Engine<S> {
         self.record_start(&graph, id, input).await
     }
 
-    async fn record_start(&self, graph: &Graph<S>, id: &WorkflowId, input: S) -> Result<u64, Error> {
+    async fn record_start(
+        &self,
+        graph: &Graph<S>,
+        id: &WorkflowId,
+        input: S,
+    ) -> Result<u64, Error> {
         let entry: Entry<S, S::Update> = Entry::Started {
             graph: graph.name.clone(),
             input,
@@ -253,12 +256,19 @@ impl<S: State> Engine<S> {
         let done = self
             .inner
             .store
-            .append(&id.stream(), ExpectedVersion::NoStream, vec![entry.to_event(id)?])
+            .append(
+                &id.stream(),
+                ExpectedVersion::NoStream,
+                vec![entry.to_event(id)?],
+            )
             .await
             .map_err(|e| {
                 if e.code() == ErrorCode::Conflict {
-                    Error::new(ErrorCode::Conflict, format!("workflow `{id}` exists already"))
-                        .with_retryable(false)
+                    Error::new(
+                        ErrorCode::Conflict,
+                        format!("workflow `{id}` exists already"),
+                    )
+                    .with_retryable(false)
                 } else {
                     e
                 }
@@ -325,7 +335,9 @@ pub(crate) async fn read_log(
     let mut out = Vec::new();
     let mut next = from;
     loop {
-        let page = store.read(stream, next, MAX_READ, Direction::Forward).await?;
+        let page = store
+            .read(stream, next, MAX_READ, Direction::Forward)
+            .await?;
         let n = page.len();
         if let Some(last) = page.last() {
             next = last.version + 1;
@@ -526,7 +538,11 @@ impl<S: State> Run<S> {
         }
     }
 
-    fn fold_own(&mut self, entry: Entry<S, S::Update>, at: chrono::DateTime<Utc>) -> Result<(), Error> {
+    fn fold_own(
+        &mut self,
+        entry: Entry<S, S::Update>,
+        at: chrono::DateTime<Utc>,
+    ) -> Result<(), Error> {
         let closes = match &entry {
             Entry::Step {
                 node,
@@ -790,9 +806,9 @@ impl<S: State> Run<S> {
                 .iter()
                 .filter_map(|w| w.deadline.map(|d| (d, w.node.clone(), w.on_timeout)))
                 .min();
-            let until_deadline = deadline.as_ref().map(|(d, _, _)| {
-                (*d - Utc::now()).to_std().unwrap_or(Duration::ZERO)
-            });
+            let until_deadline = deadline
+                .as_ref()
+                .map(|(d, _, _)| (*d - Utc::now()).to_std().unwrap_or(Duration::ZERO));
             let tick = until_deadline.map_or(poll, |d| d.min(poll));
             tokio::select! {
                 biased;
@@ -834,7 +850,10 @@ impl<S: State> Run<S> {
         delay: Duration,
         cancel: &CancellationToken,
     ) {
-        let node = self.graph.node(name).expect("spawned nodes are in the graph");
+        let node = self
+            .graph
+            .node(name)
+            .expect("spawned nodes are in the graph");
         let cx = StepCtx {
             workflow: self.id.clone(),
             node: Arc::clone(&node.name),
@@ -891,14 +910,16 @@ impl<S: State> Run<S> {
                 return Ok(());
             }
             let entries = match &a.result {
-                Ok(update) => {
-                    match self.step_entries(&a.node, a.attempt, update.clone(), a.ms) {
-                        Ok(e) => e,
-                        Err(e) => self.fail_entries(Some(&a.node), &e),
-                    }
-                }
+                Ok(update) => match self.step_entries(&a.node, a.attempt, update.clone(), a.ms) {
+                    Ok(e) => e,
+                    Err(e) => self.fail_entries(Some(&a.node), &e),
+                },
                 Err(e) => {
-                    let retry = self.graph.node(&a.node).map(|n| n.retry).unwrap_or_default();
+                    let retry = self
+                        .graph
+                        .node(&a.node)
+                        .map(|n| n.retry)
+                        .unwrap_or_default();
                     let will_retry = (e.is_retryable() || e.code() == ErrorCode::Timeout)
                         && a.attempt < retry.attempts
                         && !cancel.is_cancelled();
@@ -921,7 +942,11 @@ impl<S: State> Run<S> {
                     Err(e) => {
                         tracing::warn!(workflow = %self.id, node = %a.node, attempt = a.attempt, error = %e, "step failed");
                         if self.view.status == Status::Running {
-                            let retry = self.graph.node(&a.node).map(|n| n.retry).unwrap_or_default();
+                            let retry = self
+                                .graph
+                                .node(&a.node)
+                                .map(|n| n.retry)
+                                .unwrap_or_default();
                             let next = a.attempt + 1;
                             self.spawn(steps, &a.node, next, retry.delay(next), cancel);
                             running.insert(a.node.clone());
@@ -1071,7 +1096,10 @@ impl<S: State> Run<S> {
                 };
                 match result {
                     Ok(()) => break None,
-                    Err(e) if attempt < retry.attempts && (e.is_retryable() || e.code() == ErrorCode::Timeout) => {
+                    Err(e)
+                        if attempt < retry.attempts
+                            && (e.is_retryable() || e.code() == ErrorCode::Timeout) =>
+                    {
                         attempt += 1;
                         tokio::time::sleep(retry.delay(attempt)).await;
                     }
@@ -1097,7 +1125,11 @@ impl<S: State> Run<S> {
 fn to_any<S: Serialize, U: Serialize>(entry: Entry<S, U>) -> Result<AnyEntry, Error> {
     // Only the payload-carrying variants need converting; the rest map field by field.
     Ok(match entry {
-        Entry::Started { .. } => return Err(Error::internal("a runner never appends `flow.started` twice")),
+        Entry::Started { .. } => {
+            return Err(Error::internal(
+                "a runner never appends `flow.started` twice",
+            ));
+        }
         Entry::Step {
             node,
             superstep,
@@ -1233,7 +1265,9 @@ async fn run_node<S: State>(
             }
             let done = Box::pin(engine.run_until(&child, cx.cancel.clone()))
                 .await?
-                .ok_or_else(|| Error::new(ErrorCode::Cancelled, format!("subflow `{child}` stopped")))?;
+                .ok_or_else(|| {
+                    Error::new(ErrorCode::Cancelled, format!("subflow `{child}` stopped"))
+                })?;
             match done.status {
                 Status::Completed => output(&done.state),
                 _ => Err(Error::new(
@@ -1241,14 +1275,16 @@ async fn run_node<S: State>(
                     format!(
                         "subflow `{child}` ended {}: {}",
                         done.status.as_str(),
-                        done.error.map_or_else(|| "no error".to_owned(), |e| e.message)
+                        done.error
+                            .map_or_else(|| "no error".to_owned(), |e| e.message)
                     ),
                 )
                 .with_retryable(false)),
             }
         }
         NodeKind::Await { then, .. } => {
-            let target = awaited.ok_or_else(|| Error::internal("await without a recorded target"))?;
+            let target =
+                awaited.ok_or_else(|| Error::internal("await without a recorded target"))?;
             let store = &*engine.inner.store;
             loop {
                 let view = crate::control::view(store, &target).await?;
@@ -1259,7 +1295,10 @@ async fn run_node<S: State>(
                     let names: Vec<&str> = cycle.iter().map(WorkflowId::as_str).collect();
                     return Err(Error::new(
                         ErrorCode::Conflict,
-                        format!("deadlock: workflows wait on each other: {}", names.join(" → ")),
+                        format!(
+                            "deadlock: workflows wait on each other: {}",
+                            names.join(" → ")
+                        ),
                     )
                     .with_retryable(false));
                 }

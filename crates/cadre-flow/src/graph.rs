@@ -326,7 +326,12 @@ impl<S: State> Graph<S> {
 
     /// The targets `node` leads to on `state` (after its super-step); `reject` takes a gate's
     /// reject path.
-    pub(crate) fn targets(&self, node: &str, state: &S, reject: bool) -> Result<Vec<String>, Error> {
+    pub(crate) fn targets(
+        &self,
+        node: &str,
+        state: &S,
+        reject: bool,
+    ) -> Result<Vec<String>, Error> {
         if reject {
             let gate = match self.nodes.get(node).map(|n| &n.kind) {
                 Some(NodeKind::Gate(g)) => g,
@@ -418,11 +423,13 @@ impl<S: State> NodeOptions<'_, S> {
 impl<S: State> GraphBuilder<S> {
     fn add(&mut self, name: &str, kind: NodeKind<S>) -> NodeOptions<'_, S> {
         if name == END {
-            self.errors.push(format!("`{END}` is reserved for the end of the graph"));
+            self.errors
+                .push(format!("`{END}` is reserved for the end of the graph"));
         } else if let Err(e) = cadre_core::validate_name("node name", name) {
             self.errors.push(e.to_string());
         } else if name.contains('/') {
-            self.errors.push(format!("node name `{name}` must not contain `/`"));
+            self.errors
+                .push(format!("node name `{name}` must not contain `/`"));
         } else if self.nodes.iter().any(|n| &*n.name == name) {
             self.errors.push(format!("node `{name}` is defined twice"));
         }
@@ -442,13 +449,22 @@ impl<S: State> GraphBuilder<S> {
         F: Fn(StepCtx, S) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<S::Update, Error>> + Send + 'static,
     {
-        self.add(name, NodeKind::Function(Arc::new(move |cx, s| Box::pin(f(cx, s)))))
+        self.add(
+            name,
+            NodeKind::Function(Arc::new(move |cx, s| Box::pin(f(cx, s)))),
+        )
     }
 
     /// A node that sends a task to the agents offering `capability` (through the engine's
     /// runtime client) with the input `input` makes from the state, and turns the outcome
     /// into an update.
-    pub fn task<I, O>(&mut self, name: &str, capability: &str, input: I, output: O) -> NodeOptions<'_, S>
+    pub fn task<I, O>(
+        &mut self,
+        name: &str,
+        capability: &str,
+        input: I,
+        output: O,
+    ) -> NodeOptions<'_, S>
     where
         I: Fn(&S) -> Result<Payload, Error> + Send + Sync + 'static,
         O: Fn(TaskOutcome) -> Result<S::Update, Error> + Send + Sync + 'static,
@@ -552,8 +568,10 @@ impl<S: State> GraphBuilder<S> {
 
     /// A join (fan-in): `to` runs once every one of `from` has run since `to` last ran.
     pub fn join(&mut self, from: &[&str], to: &str) -> &mut Self {
-        self.joins
-            .push((from.iter().map(|f| (*f).to_owned()).collect(), to.to_owned()));
+        self.joins.push((
+            from.iter().map(|f| (*f).to_owned()).collect(),
+            to.to_owned(),
+        ));
         self
     }
 
@@ -597,7 +615,10 @@ impl<S: State> GraphBuilder<S> {
             if from == END {
                 errors.push(format!("an edge cannot start at `{END}`"));
             }
-            match out.entry(from.clone()).or_insert_with(|| Out::Static(Vec::new())) {
+            match out
+                .entry(from.clone())
+                .or_insert_with(|| Out::Static(Vec::new()))
+            {
                 Out::Static(t) => t.push(to.clone()),
                 Out::Route { .. } => {}
             }
@@ -627,12 +648,18 @@ impl<S: State> GraphBuilder<S> {
             for f in &from {
                 known(f, &mut errors, &format!("the join into `{to}`"));
                 // The join's sources lead to it like an edge does.
-                match out.entry(f.clone()).or_insert_with(|| Out::Static(Vec::new())) {
+                match out
+                    .entry(f.clone())
+                    .or_insert_with(|| Out::Static(Vec::new()))
+                {
                     Out::Static(t) if !t.contains(&to) => t.push(to.clone()),
                     _ => {}
                 }
             }
-            if joins.insert(to.clone(), from.into_iter().collect()).is_some() {
+            if joins
+                .insert(to.clone(), from.into_iter().collect())
+                .is_some()
+            {
                 errors.push(format!("node `{to}` has two joins; give it one"));
             }
         }
@@ -641,7 +668,11 @@ impl<S: State> GraphBuilder<S> {
                 on_reject: Some(r), ..
             }) = &node.kind
             {
-                known(r, &mut errors, &format!("the reject path of gate `{}`", node.name));
+                known(
+                    r,
+                    &mut errors,
+                    &format!("the reject path of gate `{}`", node.name),
+                );
             }
         }
         if errors.is_empty() {
@@ -656,9 +687,10 @@ impl<S: State> GraphBuilder<S> {
                     todo.extend(t.iter().cloned());
                 }
                 if let Some(Node {
-                    kind: NodeKind::Gate(Gate {
-                        on_reject: Some(r), ..
-                    }),
+                    kind:
+                        NodeKind::Gate(Gate {
+                            on_reject: Some(r), ..
+                        }),
                     ..
                 }) = self.nodes.iter().find(|x| *x.name == *n)
                 {
@@ -681,7 +713,11 @@ impl<S: State> GraphBuilder<S> {
         }
         Ok(Graph {
             name: self.name,
-            nodes: self.nodes.into_iter().map(|n| (Arc::clone(&n.name), n)).collect(),
+            nodes: self
+                .nodes
+                .into_iter()
+                .map(|n| (Arc::clone(&n.name), n))
+                .collect(),
             entry: self.entry,
             out,
             joins,

@@ -222,7 +222,8 @@ pub type InputTypes<'a> = &'a dyn Fn(&str) -> Option<(String, u32)>;
 /// [`GraphBuilder::build`] finds.
 pub fn load(path: &Path, input_types: InputTypes<'_>) -> Result<Graph<JsonState>, Error> {
     let text = std::fs::read_to_string(path).map_err(|e| {
-        Error::new(ErrorCode::InvalidInput, format!("{}: {e}", path.display())).with_retryable(false)
+        Error::new(ErrorCode::InvalidInput, format!("{}: {e}", path.display()))
+            .with_retryable(false)
     })?;
     parse(&text, &path.display().to_string(), input_types)
 }
@@ -235,10 +236,17 @@ fn line_of(text: &str, offset: usize) -> usize {
 ///
 /// # Errors
 /// As [`load`].
-pub fn parse(text: &str, shown: &str, input_types: InputTypes<'_>) -> Result<Graph<JsonState>, Error> {
+pub fn parse(
+    text: &str,
+    shown: &str,
+    input_types: InputTypes<'_>,
+) -> Result<Graph<JsonState>, Error> {
     let bad = |message: String| Error::new(ErrorCode::InvalidInput, message).with_retryable(false);
     let file: File = toml::from_str(text).map_err(|e| {
-        let at = e.span().map(|s| format!(":{}", line_of(text, s.start))).unwrap_or_default();
+        let at = e
+            .span()
+            .map(|s| format!(":{}", line_of(text, s.start)))
+            .unwrap_or_default();
         bad(format!("{shown}{at}: {}", e.message()))
     })?;
     let reducers = Arc::new(file.state);
@@ -253,8 +261,8 @@ pub fn parse(text: &str, shown: &str, input_types: InputTypes<'_>) -> Result<Gra
         let reducer = reducers.get(&key).copied().unwrap_or_default();
         let mut options = match (&node.task, &node.gate) {
             (Some(capability), None) => {
-                let (type_name, version) = input_types(capability)
-                    .unwrap_or_else(|| (format!("{capability}.input"), 1));
+                let (type_name, version) =
+                    input_types(capability).unwrap_or_else(|| (format!("{capability}.input"), 1));
                 let input_key = node.input.clone();
                 let name = node.name.clone();
                 g.task(
@@ -296,7 +304,9 @@ pub fn parse(text: &str, shown: &str, input_types: InputTypes<'_>) -> Result<Gra
                 continue;
             }
             (None, None) => {
-                problems.push(format!("{at}: needs `task = \"capability\"` or `gate = {{ ... }}`"));
+                problems.push(format!(
+                    "{at}: needs `task = \"capability\"` or `gate = {{ ... }}`"
+                ));
                 continue;
             }
         };
@@ -311,7 +321,9 @@ pub fn parse(text: &str, shown: &str, input_types: InputTypes<'_>) -> Result<Gra
             options.retry(retry);
         }
         match (&node.next, &node.when) {
-            (Some(_), Some(_)) => problems.push(format!("{at}: has both `next` and `when`; give it one")),
+            (Some(_), Some(_)) => {
+                problems.push(format!("{at}: has both `next` and `when`; give it one"))
+            }
             (Some(next), None) => {
                 for t in next.list() {
                     if let Err(e) = g.edge(&node.name, &t) {
@@ -334,7 +346,10 @@ pub fn parse(text: &str, shown: &str, input_types: InputTypes<'_>) -> Result<Gra
                         Some(v) => v.to_string(),
                         None => String::new(),
                     };
-                    cases.get(&value).cloned().unwrap_or_else(|| default.clone())
+                    cases
+                        .get(&value)
+                        .cloned()
+                        .unwrap_or_else(|| default.clone())
                 });
             }
             (None, None) => {}
@@ -352,7 +367,8 @@ pub fn parse(text: &str, shown: &str, input_types: InputTypes<'_>) -> Result<Gra
     if !problems.is_empty() {
         return Err(bad(problems.join("; ")));
     }
-    g.build().map_err(|e| bad(format!("{shown}: {}", e.message())))
+    g.build()
+        .map_err(|e| bad(format!("{shown}: {}", e.message())))
 }
 
 #[cfg(test)]
@@ -419,21 +435,30 @@ next = "END"
 "#;
         let g = parse(text, "review.toml", &none).unwrap();
         assert_eq!(g.name(), "review");
-        let kinds: Vec<(String, String)> = g.describe().into_iter().map(|n| (n.name, n.kind)).collect();
+        let kinds: Vec<(String, String)> =
+            g.describe().into_iter().map(|n| (n.name, n.kind)).collect();
         assert!(kinds.contains(&("approve".into(), "gate".into())));
         assert!(kinds.contains(&("check".into(), "task".into())));
     }
 
     #[test]
     fn mistakes_name_the_file_and_line() {
-        let err = parse("[workflow]\nname = \"x\"\nentry = \"a\"\n\n[[nodes]]\nname = \"a\"\nbogus = 1\n", "w.toml", &none)
-            .unwrap_err()
-            .to_string();
+        let err = parse(
+            "[workflow]\nname = \"x\"\nentry = \"a\"\n\n[[nodes]]\nname = \"a\"\nbogus = 1\n",
+            "w.toml",
+            &none,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("w.toml:"), "{err}");
         assert!(err.contains("bogus"), "{err}");
-        let err = parse("[workflow]\nname = \"x\"\nentry = \"a\"\n\n[[nodes]]\nname = \"a\"\nnext = \"END\"\n", "w.toml", &none)
-            .unwrap_err()
-            .to_string();
+        let err = parse(
+            "[workflow]\nname = \"x\"\nentry = \"a\"\n\n[[nodes]]\nname = \"a\"\nnext = \"END\"\n",
+            "w.toml",
+            &none,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("w.toml:5: node `a`: needs `task"), "{err}");
         let err = parse("[workflow]\nname = \"x\"\nentry = \"a\"\n\n[[nodes]]\nname = \"a\"\ntask = \"t\"\nnext = \"ghost\"\n", "w.toml", &none)
             .unwrap_err()

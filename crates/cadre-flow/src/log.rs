@@ -79,9 +79,7 @@ impl WorkflowId {
 
     /// The parent's id, for a child workflow.
     pub fn parent(&self) -> Option<Self> {
-        self.0
-            .rsplit_once('/')
-            .map(|(p, _)| Self(Arc::from(p)))
+        self.0.rsplit_once('/').map(|(p, _)| Self(Arc::from(p)))
     }
 }
 
@@ -265,7 +263,10 @@ impl<S: Serialize, U: Serialize> Entry<S, U> {
         let json = serde_json::to_string(self).map_err(|e| {
             Error::new(
                 ErrorCode::Encode,
-                format!("workflow {workflow}: encoding a `{}` entry: {e}", self.kind()),
+                format!(
+                    "workflow {workflow}: encoding a `{}` entry: {e}",
+                    self.kind()
+                ),
             )
         })?;
         let kind = self.kind();
@@ -425,8 +426,11 @@ impl WorkflowView {
     /// illegal sequence, naming the stream and version.
     pub fn fold(id: &WorkflowId, events: &[RecordedEvent]) -> Result<Self, Error> {
         let first = events.first().ok_or_else(|| {
-            Error::new(ErrorCode::NotFound, format!("workflow `{id}` does not exist"))
-                .with_retryable(false)
+            Error::new(
+                ErrorCode::NotFound,
+                format!("workflow `{id}` does not exist"),
+            )
+            .with_retryable(false)
         })?;
         let Entry::Started {
             graph,
@@ -441,7 +445,11 @@ impl WorkflowView {
         };
         let mut lifecycle = Lifecycle::new();
         lifecycle
-            .to(Status::Running, format!("started by {runner}"))
+            .to_at(
+                Status::Running,
+                format!("started by {runner}"),
+                first.recorded_at,
+            )
             .map_err(|e| bad(first, e))?;
         let mut view = Self {
             id: id.clone(),
@@ -481,19 +489,16 @@ impl WorkflowView {
     pub(crate) fn apply(&mut self, e: &RecordedEvent, entry: AnyEntry) -> Result<(), Error> {
         self.version = e.version;
         self.updated_at = e.recorded_at;
-        self.apply_entry(entry, e.recorded_at).map_err(|m| bad(e, m))
+        self.apply_entry(entry, e.recorded_at)
+            .map_err(|m| bad(e, m))
     }
 
-    pub(crate) fn apply_entry(
-        &mut self,
-        entry: AnyEntry,
-        at: DateTime<Utc>,
-    ) -> Result<(), String> {
+    pub(crate) fn apply_entry(&mut self, entry: AnyEntry, at: DateTime<Utc>) -> Result<(), String> {
         match entry {
             Entry::Started { .. } => return Err("a second `flow.started`".into()),
             Entry::Resumed { runner } => {
                 if self.status == Status::Pending {
-                    self.to(Status::Running, format!("resumed by {runner}"))?;
+                    self.to(Status::Running, format!("resumed by {runner}"), at)?;
                 }
                 self.runners.push(runner);
             }
@@ -581,7 +586,7 @@ impl WorkflowView {
             Entry::Advanced { close } => self.close(close)?,
             Entry::Stalled { .. } => {}
             Entry::Completed { state } => {
-                self.to(Status::Completed, "completed")?;
+                self.to(Status::Completed, "completed", at)?;
                 self.output = Some(state);
                 self.active.clear();
             }
@@ -590,14 +595,18 @@ impl WorkflowView {
                     Some(n) => format!("`{n}` failed: {}", error.message),
                     None => error.message.clone(),
                 };
-                self.to(Status::Failed, why)?;
+                self.to(Status::Failed, why, at)?;
                 self.error = Some(error);
                 self.waiting.clear();
                 self.awaiting.clear();
                 self.compensation = self.compensation_state();
             }
             Entry::Cancelled { by, reason } => {
-                self.to(Status::Cancelled, format!("cancelled by {by}: {reason}"))?;
+                self.to(
+                    Status::Cancelled,
+                    format!("cancelled by {by}: {reason}"),
+                    at,
+                )?;
                 self.cancelled = Some((by, reason));
                 self.waiting.clear();
                 self.awaiting.clear();
@@ -626,7 +635,7 @@ impl WorkflowView {
                 if self.compensation != Compensation::None {
                     return Err("a retry after compensation".into());
                 }
-                self.to(Status::Pending, format!("retried by {by}"))?;
+                self.to(Status::Pending, format!("retried by {by}"), at)?;
                 self.error = None;
                 self.attempts.clear();
             }
@@ -634,8 +643,15 @@ impl WorkflowView {
         Ok(())
     }
 
-    fn to(&mut self, status: Status, why: impl Into<String>) -> Result<(), String> {
-        self.lifecycle.to(status, why).map_err(|e| e.to_string())?;
+    fn to(
+        &mut self,
+        status: Status,
+        why: impl Into<String>,
+        at: DateTime<Utc>,
+    ) -> Result<(), String> {
+        self.lifecycle
+            .to_at(status, why, at)
+            .map_err(|e| e.to_string())?;
         self.status = status;
         Ok(())
     }

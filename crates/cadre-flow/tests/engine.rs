@@ -10,7 +10,9 @@ use std::time::Duration;
 use cadre_core::{Error, ErrorCode};
 use cadre_flow::graph::{END, Gate, Graph, OnTimeout, Retry, State};
 use cadre_flow::state::Status;
-use cadre_flow::{Compensation, Engine, EngineOptions, StallAction, StallPolicy, WorkflowId, control};
+use cadre_flow::{
+    Compensation, Engine, EngineOptions, StallAction, StallPolicy, WorkflowId, control,
+};
 use cadre_store::{EventStore, SqliteStore};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
@@ -45,7 +47,11 @@ struct Fx {
 
 async fn fx() -> Fx {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(dir.path().join("flows.db")).await.unwrap());
+    let store = Arc::new(
+        SqliteStore::open(dir.path().join("flows.db"))
+            .await
+            .unwrap(),
+    );
     Fx { _dir: dir, store }
 }
 
@@ -57,7 +63,12 @@ fn opts() -> EngineOptions {
     }
 }
 
-fn saw(name: &'static str) -> impl Fn(cadre_flow::graph::StepCtx, Trail) -> std::future::Ready<Result<Up, Error>> + Send + Sync + 'static {
+fn saw(
+    name: &'static str,
+) -> impl Fn(cadre_flow::graph::StepCtx, Trail) -> std::future::Ready<Result<Up, Error>>
++ Send
++ Sync
++ 'static {
     move |_, _| std::future::ready(Ok(Up::Saw(name.to_owned())))
 }
 
@@ -69,7 +80,10 @@ where
 {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while !check().await {
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::task::yield_now().await;
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
@@ -95,16 +109,27 @@ async fn routes_fans_out_and_joins() {
     g.join(&["fraud", "stock"], "ship");
     g.edge("cheap", "ship").unwrap();
     g.edge("ship", END).unwrap();
-    let engine = Engine::new(Arc::clone(&f.store)).options(opts()).graph(g.build().unwrap());
+    let engine = Engine::new(Arc::clone(&f.store))
+        .options(opts())
+        .graph(g.build().unwrap());
 
     let done = engine.execute("order", Trail::default()).await.unwrap();
     assert_eq!(done.status, Status::Completed);
     assert_eq!(done.state.n, 120);
     // Parallel updates merge in node-name order, whatever finished first.
     assert_eq!(done.state.seen, vec!["fraud", "stock", "ship"]);
-    let steps: Vec<(&str, u64)> = done.view.steps.iter().map(|s| (s.node.as_str(), s.superstep)).collect();
+    let steps: Vec<(&str, u64)> = done
+        .view
+        .steps
+        .iter()
+        .map(|s| (s.node.as_str(), s.superstep))
+        .collect();
     assert_eq!(steps.len(), 4);
-    assert!(steps.contains(&("fraud", 1)) && steps.contains(&("stock", 1)) && steps.contains(&("ship", 2)));
+    assert!(
+        steps.contains(&("fraud", 1))
+            && steps.contains(&("stock", 1))
+            && steps.contains(&("ship", 2))
+    );
     // The final state is in the log: `show` needs no code.
     let view = control::view(&*f.store, &done.id).await.unwrap();
     assert_eq!(view.status, Status::Completed);
@@ -117,9 +142,13 @@ async fn routes_fans_out_and_joins() {
     g.node("cheap", saw("cheap"));
     g.node("ship", saw("ship"));
     g.entry("price");
-    g.route("price", &["cheap", "ship"], |s: &Trail| if s.n > 100 { "ship" } else { "cheap" });
+    g.route("price", &["cheap", "ship"], |s: &Trail| {
+        if s.n > 100 { "ship" } else { "cheap" }
+    });
     g.edge("cheap", "ship").unwrap();
-    let engine = Engine::new(Arc::clone(&f.store)).options(opts()).graph(g.build().unwrap());
+    let engine = Engine::new(Arc::clone(&f.store))
+        .options(opts())
+        .graph(g.build().unwrap());
     let done = engine.execute("small", Trail::default()).await.unwrap();
     assert_eq!(done.state.seen, vec!["cheap", "ship"]);
 }
@@ -170,10 +199,18 @@ async fn retries_retryable_errors_and_timeouts_then_fails() {
 
     let done = engine.execute("bad", Trail::default()).await.unwrap();
     assert_eq!(done.status, Status::Failed);
-    assert_eq!(done.view.failures.len(), 1, "a non-retryable error is not retried");
+    assert_eq!(
+        done.view.failures.len(),
+        1,
+        "a non-retryable error is not retried"
+    );
     let err = done.error.unwrap();
     assert_eq!(err.code, ErrorCode::InvalidInput);
-    assert!(err.message.contains("the input is wrong"), "{}", err.message);
+    assert!(
+        err.message.contains("the input is wrong"),
+        "{}",
+        err.message
+    );
 }
 
 fn saga(log: &Arc<Mutex<Vec<String>>>, fail_at_ship: bool) -> Graph<Trail> {
@@ -201,14 +238,18 @@ fn saga(log: &Arc<Mutex<Vec<String>>>, fail_at_ship: bool) -> Graph<Trail> {
 async fn a_failed_saga_compensates_in_reverse() {
     let f = fx().await;
     let log = Arc::new(Mutex::new(Vec::new()));
-    let engine = Engine::new(Arc::clone(&f.store)).options(opts()).graph(saga(&log, true));
+    let engine = Engine::new(Arc::clone(&f.store))
+        .options(opts())
+        .graph(saga(&log, true));
     let done = engine.execute("trip", Trail::default()).await.unwrap();
     assert_eq!(done.status, Status::Failed);
     assert_eq!(done.compensation, Compensation::Done);
     assert_eq!(*log.lock(), vec!["undo car", "undo hotel", "undo flight"]);
     assert!(done.view.steps.iter().all(|s| s.compensated));
     // A compensated saga is not retried in place.
-    let err = control::retry(&*f.store, &done.id, "ops").await.unwrap_err();
+    let err = control::retry(&*f.store, &done.id, "ops")
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), ErrorCode::Conflict);
 }
 
@@ -235,19 +276,29 @@ async fn compensation_resumes_after_the_runner_dies() {
         });
         g.edge(name, next).unwrap();
     }
-    g.node("ship", |_, _| async { Err::<Up, _>(Error::new(ErrorCode::AgentFailed, "no ship")) });
+    g.node("ship", |_, _| async {
+        Err::<Up, _>(Error::new(ErrorCode::AgentFailed, "no ship"))
+    });
     g.entry("flight");
-    let engine = Engine::new(Arc::clone(&f.store)).options(opts()).graph(g.build().unwrap());
+    let engine = Engine::new(Arc::clone(&f.store))
+        .options(opts())
+        .graph(g.build().unwrap());
     let id = engine.start("trip", Trail::default()).await.unwrap();
     let stopped = engine.run_until(&id, stop).await.unwrap();
     assert!(stopped.is_none());
     let view = control::view(&*f.store, &id).await.unwrap();
     assert_eq!(view.compensation, Compensation::Pending);
-    assert_eq!(view.to_compensate().len(), 2, "car is undone; hotel and flight are not");
+    assert_eq!(
+        view.to_compensate().len(),
+        2,
+        "car is undone; hotel and flight are not"
+    );
 
     // A new runner finishes the compensation without undoing `car` again.
     log.lock().clear();
-    let engine = Engine::new(Arc::clone(&f.store)).options(opts()).graph(saga(&log, true));
+    let engine = Engine::new(Arc::clone(&f.store))
+        .options(opts())
+        .graph(saga(&log, true));
     let done = engine.run(&id).await.unwrap();
     assert_eq!(done.compensation, Compensation::Done);
     assert_eq!(*log.lock(), vec!["undo hotel", "undo flight"]);
@@ -271,10 +322,12 @@ fn gated(gate: Gate) -> Graph<Trail> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gates_wait_for_a_decision_across_restarts() {
     let f = fx().await;
-    let engine = Engine::new(Arc::clone(&f.store)).options(opts()).graph(gated(Gate {
-        on_reject: Some("revise".into()),
-        ..Gate::default()
-    }));
+    let engine = Engine::new(Arc::clone(&f.store))
+        .options(opts())
+        .graph(gated(Gate {
+            on_reject: Some("revise".into()),
+            ..Gate::default()
+        }));
     let id = engine.start("release", Trail::default()).await.unwrap();
     // The first runner stops while the gate waits (a restart).
     let stop = tokio_util::sync::CancellationToken::new();
@@ -295,10 +348,14 @@ async fn gates_wait_for_a_decision_across_restarts() {
     assert!(run.await.unwrap().unwrap().is_none());
 
     // Nothing waits at an unknown gate; the approval names the waiting one.
-    let err = control::decide(&*f.store, &id, Some("nope"), true, "ann", None).await.unwrap_err();
+    let err = control::decide(&*f.store, &id, Some("nope"), true, "ann", None)
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), ErrorCode::NotFound);
     assert!(err.to_string().contains("approve"), "{err}");
-    let (wf, gate) = control::decide(&*f.store, &id, None, true, "ann", Some("ship it")).await.unwrap();
+    let (wf, gate) = control::decide(&*f.store, &id, None, true, "ann", Some("ship it"))
+        .await
+        .unwrap();
     assert_eq!((wf, gate.as_str()), (id.clone(), "approve"));
 
     let done = engine.run(&id).await.unwrap();
@@ -320,7 +377,16 @@ async fn gates_wait_for_a_decision_across_restarts() {
         async move { !control::waiting(&*store, &id).await.unwrap().is_empty() }
     })
     .await;
-    control::decide(&*f.store, &id, Some("approve"), false, "bob", Some("not yet")).await.unwrap();
+    control::decide(
+        &*f.store,
+        &id,
+        Some("approve"),
+        false,
+        "bob",
+        Some("not yet"),
+    )
+    .await
+    .unwrap();
     let done = run.await.unwrap().unwrap();
     assert_eq!(done.state.seen, vec!["build", "revise"]);
 }
@@ -329,15 +395,21 @@ async fn gates_wait_for_a_decision_across_restarts() {
 async fn gate_timeouts_follow_their_policy() {
     let f = fx().await;
     for (policy, status, seen) in [
-        (OnTimeout::Approve, Status::Completed, vec!["build", "deploy"]),
+        (
+            OnTimeout::Approve,
+            Status::Completed,
+            vec!["build", "deploy"],
+        ),
         (OnTimeout::Reject, Status::Failed, vec!["build"]),
         (OnTimeout::Fail, Status::Failed, vec!["build"]),
     ] {
-        let engine = Engine::new(Arc::clone(&f.store)).options(opts()).graph(gated(Gate {
-            timeout: Some(Duration::from_millis(30)),
-            on_timeout: policy,
-            on_reject: None,
-        }));
+        let engine = Engine::new(Arc::clone(&f.store))
+            .options(opts())
+            .graph(gated(Gate {
+                timeout: Some(Duration::from_millis(30)),
+                on_timeout: policy,
+                on_reject: None,
+            }));
         let done = engine.execute("release", Trail::default()).await.unwrap();
         assert_eq!(done.status, status, "{policy:?}");
         assert_eq!(done.state.seen, seen, "{policy:?}");
@@ -355,10 +427,14 @@ async fn gates_inside_subflows_are_approved_through_the_parent() {
     let child = Arc::new(gated(Gate::default()));
     let mut g = Graph::<Trail>::builder("parent");
     g.node("prepare", |_, _| async { Ok(Up::Add(1)) });
-    g.subflow("release", Arc::clone(&child), |s: &Trail| Ok(Up::Add(s.seen.len() as i64)));
+    g.subflow("release", Arc::clone(&child), |s: &Trail| {
+        Ok(Up::Add(s.seen.len() as i64))
+    });
     g.entry("prepare");
     g.edge("prepare", "release").unwrap();
-    let engine = Engine::new(Arc::clone(&f.store)).options(opts()).graph(g.build().unwrap());
+    let engine = Engine::new(Arc::clone(&f.store))
+        .options(opts())
+        .graph(g.build().unwrap());
     let id = engine.start("parent", Trail::default()).await.unwrap();
     let run = tokio::spawn({
         let engine = engine.clone();
@@ -372,13 +448,18 @@ async fn gates_inside_subflows_are_approved_through_the_parent() {
         async move { !control::waiting(&*store, &id).await.unwrap().is_empty() }
     })
     .await;
-    let (wf, gate) = control::decide(&*f.store, &id, None, true, "ann", None).await.unwrap();
+    let (wf, gate) = control::decide(&*f.store, &id, None, true, "ann", None)
+        .await
+        .unwrap();
     assert_eq!(wf.as_str(), format!("{id}/release.1"));
     assert_eq!(gate, "approve");
     let done = run.await.unwrap().unwrap();
     assert_eq!(done.status, Status::Completed);
     assert_eq!(done.state.n, 3, "1 + the child's two steps");
-    assert_eq!(control::view(&*f.store, &wf).await.unwrap().status, Status::Completed);
+    assert_eq!(
+        control::view(&*f.store, &wf).await.unwrap().status,
+        Status::Completed
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -403,7 +484,9 @@ async fn cancelling_stops_steps_and_compensates() {
     });
     g.entry("book");
     g.edge("book", "wait").unwrap();
-    let engine = Engine::new(Arc::clone(&f.store)).options(opts()).graph(g.build().unwrap());
+    let engine = Engine::new(Arc::clone(&f.store))
+        .options(opts())
+        .graph(g.build().unwrap());
     let id = engine.start("long", Trail::default()).await.unwrap();
     let run = tokio::spawn({
         let engine = engine.clone();
@@ -411,13 +494,20 @@ async fn cancelling_stops_steps_and_compensates() {
         async move { engine.run(&id).await }
     });
     started.notified().await;
-    control::cancel(&*f.store, &id, "ops", "no longer needed").await.unwrap();
+    control::cancel(&*f.store, &id, "ops", "no longer needed")
+        .await
+        .unwrap();
     let done = run.await.unwrap().unwrap();
     assert_eq!(done.status, Status::Cancelled);
     assert_eq!(done.compensation, Compensation::Done);
     assert_eq!(*log.lock(), vec!["unbook"]);
-    assert_eq!(done.view.cancelled, Some(("ops".into(), "no longer needed".into())));
-    let err = control::cancel(&*f.store, &id, "ops", "again").await.unwrap_err();
+    assert_eq!(
+        done.view.cancelled,
+        Some(("ops".into(), "no longer needed".into()))
+    );
+    let err = control::cancel(&*f.store, &id, "ops", "again")
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), ErrorCode::Conflict);
 }
 
@@ -449,7 +539,9 @@ async fn a_failed_workflow_is_retried_from_its_last_checkpoint() {
     });
     g.entry("first");
     g.edge("first", "second").unwrap();
-    let engine = Engine::new(Arc::clone(&f.store)).options(opts()).graph(g.build().unwrap());
+    let engine = Engine::new(Arc::clone(&f.store))
+        .options(opts())
+        .graph(g.build().unwrap());
     let done = engine.execute("twice", Trail::default()).await.unwrap();
     assert_eq!(done.status, Status::Failed);
     control::retry(&*f.store, &done.id, "ops").await.unwrap();
@@ -457,10 +549,22 @@ async fn a_failed_workflow_is_retried_from_its_last_checkpoint() {
     assert_eq!(again.status, Status::Completed);
     assert_eq!(again.state.n, 11);
     assert_eq!(runs.lock()["first"], 1, "a recorded step never runs again");
-    let statuses: Vec<Status> = again.view.lifecycle.history().iter().map(|t| t.to).collect();
+    let statuses: Vec<Status> = again
+        .view
+        .lifecycle
+        .history()
+        .iter()
+        .map(|t| t.to)
+        .collect();
     assert_eq!(
         statuses,
-        vec![Status::Running, Status::Failed, Status::Pending, Status::Running, Status::Completed]
+        vec![
+            Status::Running,
+            Status::Failed,
+            Status::Pending,
+            Status::Running,
+            Status::Completed
+        ]
     );
 }
 
@@ -510,7 +614,10 @@ async fn stalled_steps_are_alerted_or_restarted() {
             ..opts()
         })
         .graph(g.build().unwrap());
-    let done = engine.execute("stuck-forever", Trail::default()).await.unwrap();
+    let done = engine
+        .execute("stuck-forever", Trail::default())
+        .await
+        .unwrap();
     assert_eq!(done.status, Status::Cancelled);
     assert!(done.view.cancelled.unwrap().1.starts_with("stalled"));
 }
@@ -532,23 +639,54 @@ async fn workflows_waiting_on_each_other_are_a_reported_deadlock() {
     let mut g = Graph::<Wait>::builder("waiter");
     g.await_workflow("wait", |s: &Wait| WorkflowId::new(&s.other), |_| Ok(true));
     g.entry("wait");
-    let engine = Engine::new(Arc::clone(&f.store)).options(opts()).graph(g.build().unwrap());
+    let engine = Engine::new(Arc::clone(&f.store))
+        .options(opts())
+        .graph(g.build().unwrap());
     let a = WorkflowId::new("a").unwrap();
     let b = WorkflowId::new("b").unwrap();
-    engine.start_as("waiter", &a, Wait { other: "b".into(), done: false }).await.unwrap();
-    engine.start_as("waiter", &b, Wait { other: "a".into(), done: false }).await.unwrap();
+    engine
+        .start_as(
+            "waiter",
+            &a,
+            Wait {
+                other: "b".into(),
+                done: false,
+            },
+        )
+        .await
+        .unwrap();
+    engine
+        .start_as(
+            "waiter",
+            &b,
+            Wait {
+                other: "a".into(),
+                done: false,
+            },
+        )
+        .await
+        .unwrap();
     let (ra, rb) = tokio::join!(engine.run(&a), engine.run(&b));
     let (ra, rb) = (ra.unwrap(), rb.unwrap());
     // At least one side sees the cycle and fails, naming it; the other then fails or, once
     // its target settled, completes.
-    let failed: Vec<_> = [&ra, &rb].into_iter().filter(|o| o.status == Status::Failed).collect();
+    let failed: Vec<_> = [&ra, &rb]
+        .into_iter()
+        .filter(|o| o.status == Status::Failed)
+        .collect();
     assert!(!failed.is_empty());
     let message = &failed[0].error.as_ref().unwrap().message;
     assert!(message.contains("deadlock"), "{message}");
-    assert!(message.contains("a → b → a") || message.contains("b → a → b"), "{message}");
+    assert!(
+        message.contains("a → b → a") || message.contains("b → a → b"),
+        "{message}"
+    );
 
     // Starting an existing id is a conflict.
-    let err = engine.start_as("waiter", &a, Wait::default()).await.unwrap_err();
+    let err = engine
+        .start_as("waiter", &a, Wait::default())
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), ErrorCode::Conflict);
 }
 
@@ -559,7 +697,10 @@ async fn unknown_graphs_and_workflows_are_clear_errors() {
     let err = engine.start("nope", Trail::default()).await.unwrap_err();
     assert_eq!(err.code(), ErrorCode::NotFound);
     assert!(err.to_string().contains("`nope`"), "{err}");
-    let err = engine.run(&WorkflowId::new("missing").unwrap()).await.unwrap_err();
+    let err = engine
+        .run(&WorkflowId::new("missing").unwrap())
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), ErrorCode::NotFound);
     assert!(err.to_string().contains("`missing`"), "{err}");
 }
@@ -575,11 +716,15 @@ async fn settled_workflows_are_listed_and_pruned_by_age() {
     let mut g = Graph::<Trail>::builder("parent");
     g.subflow("release", child, |_| Ok(Up::Add(1)));
     g.entry("release");
-    let engine = Engine::new(Arc::clone(&f.store)).options(opts()).graph(g.build().unwrap());
+    let engine = Engine::new(Arc::clone(&f.store))
+        .options(opts())
+        .graph(g.build().unwrap());
     let done = engine.execute("parent", Trail::default()).await.unwrap();
     assert_eq!(done.status, Status::Completed);
     // Another program's workflow, waiting at a gate, in the same store.
-    let other = Engine::new(Arc::clone(&f.store)).options(opts()).graph(gated(Gate::default()));
+    let other = Engine::new(Arc::clone(&f.store))
+        .options(opts())
+        .graph(gated(Gate::default()));
     let waiting = other.start("release", Trail::default()).await.unwrap();
 
     let all = control::list(&*f.store, false).await.unwrap();
@@ -588,13 +733,30 @@ async fn settled_workflows_are_listed_and_pruned_by_age() {
     assert_eq!(control::list(&*f.store, true).await.unwrap().len(), 3);
 
     // Nothing is old enough yet.
-    assert!(control::prune(&*f.store, Duration::from_secs(3600), false).await.unwrap().is_empty());
-    let dry = control::prune(&*f.store, Duration::ZERO, true).await.unwrap();
+    assert!(
+        control::prune(&*f.store, Duration::from_secs(3600), false)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let dry = control::prune(&*f.store, Duration::ZERO, true)
+        .await
+        .unwrap();
     assert_eq!(dry.len(), 1);
-    assert_eq!(control::list(&*f.store, true).await.unwrap().len(), 3, "a dry run deletes nothing");
-    let pruned = control::prune(&*f.store, Duration::ZERO, false).await.unwrap();
+    assert_eq!(
+        control::list(&*f.store, true).await.unwrap().len(),
+        3,
+        "a dry run deletes nothing"
+    );
+    let pruned = control::prune(&*f.store, Duration::ZERO, false)
+        .await
+        .unwrap();
     assert_eq!(pruned[0].0, done.id, "only the settled workflow goes");
-    assert!(pruned[0].1 >= 6, "its events and its subflow's: {}", pruned[0].1);
+    assert!(
+        pruned[0].1 >= 6,
+        "its events and its subflow's: {}",
+        pruned[0].1
+    );
     let left = control::list(&*f.store, true).await.unwrap();
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].id, waiting);

@@ -70,14 +70,25 @@ fn value(seed: u64, node: &str) -> u64 {
 }
 
 #[allow(clippy::print_stdout)]
-fn step(name: &'static str) -> impl Fn(StepCtx, Acc) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Add, Error>> + Send>> + Send + Sync + 'static {
+fn step(
+    name: &'static str,
+) -> impl Fn(
+    StepCtx,
+    Acc,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Add, Error>> + Send>>
++ Send
++ Sync
++ 'static {
     move |cx, s| {
         Box::pin(async move {
             say(format_args!("R {} {name} {}", cx.workflow, cx.superstep));
             // A little work, so kills land inside steps too.
             tokio::task::yield_now().await;
             if name == "finish" && s.seed % 5 == 0 {
-                return Err(Error::new(ErrorCode::AgentFailed, "the last step fails for every fifth seed"));
+                return Err(Error::new(
+                    ErrorCode::AgentFailed,
+                    "the last step fails for every fifth seed",
+                ));
             }
             Ok(Add {
                 node: name.to_owned(),
@@ -91,18 +102,21 @@ fn graph() -> Graph<Acc> {
     let mut g = Graph::<Acc>::builder("kill");
     g.node("load", step("load"));
     for name in ["left", "middle", "right"] {
-        g.node(name, step(name)).compensate(move |cx, _| async move {
-            say(format_args!("C {} {name}", cx.workflow));
-            tokio::task::yield_now().await;
-            Ok(())
-        });
+        g.node(name, step(name))
+            .compensate(move |cx, _| async move {
+                say(format_args!("C {} {name}", cx.workflow));
+                tokio::task::yield_now().await;
+                Ok(())
+            });
         g.edge("load", name).unwrap();
     }
     g.node("merge", step("merge"));
     g.join(&["left", "middle", "right"], "merge");
     g.node("even", step("even"));
     g.node("odd", step("odd"));
-    g.route("merge", &["even", "odd"], |s: &Acc| if s.sum % 2 == 0 { "even" } else { "odd" });
+    g.route("merge", &["even", "odd"], |s: &Acc| {
+        if s.sum % 2 == 0 { "even" } else { "odd" }
+    });
     g.node("finish", step("finish"));
     g.edge("even", "finish").unwrap();
     g.edge("odd", "finish").unwrap();
@@ -141,9 +155,21 @@ async fn run_all(engine: &Engine<Acc>) {
         let engine = engine.clone();
         let store = Arc::clone(&store);
         runs.spawn(async move {
-            if store.stream_version(&id(n).stream()).await.unwrap().is_none() {
+            if store
+                .stream_version(&id(n).stream())
+                .await
+                .unwrap()
+                .is_none()
+            {
                 engine
-                    .start_as("kill", &id(n), Acc { seed: n, ..Acc::default() })
+                    .start_as(
+                        "kill",
+                        &id(n),
+                        Acc {
+                            seed: n,
+                            ..Acc::default()
+                        },
+                    )
                     .await
                     .unwrap();
             }
@@ -245,7 +271,10 @@ fn parent() {
             if out.read_line(&mut line).unwrap() == 0 {
                 break; // the child finished every workflow and exited
             }
-            assert!(Instant::now() < deadline, "round {round}: the child made no progress");
+            assert!(
+                Instant::now() < deadline,
+                "round {round}: the child made no progress"
+            );
             if line.trim_end() == "DONE" {
                 done = true;
             }
@@ -253,7 +282,10 @@ fn parent() {
         }
         if done || last {
             let status = child.wait().unwrap();
-            assert!(status.success() || !last, "round {round}: the child failed: {status}");
+            assert!(
+                status.success() || !last,
+                "round {round}: the child failed: {status}"
+            );
         } else {
             child.kill().unwrap(); // SIGKILL
             child.wait().unwrap();
@@ -267,8 +299,13 @@ fn parent() {
             let parts: Vec<&str> = l.split(' ').collect();
             match parts.as_slice() {
                 ["R", wf, node, step] => {
-                    let Ok(step) = step.parse::<u64>() else { continue };
-                    if before.0.contains(&((*wf).to_owned(), (*node).to_owned(), step)) {
+                    let Ok(step) = step.parse::<u64>() else {
+                        continue;
+                    };
+                    if before
+                        .0
+                        .contains(&((*wf).to_owned(), (*node).to_owned(), step))
+                    {
                         reruns.push(format!("round {round}: step {wf} {node} {step} ran again"));
                     }
                 }
@@ -285,8 +322,15 @@ fn parent() {
         }
     }
     assert!(finished, "the last child did not finish");
-    assert!(reruns.is_empty(), "recorded work ran again:\n{}", reruns.join("\n"));
-    assert!(kills >= 10, "only {kills} kills landed before the work was done");
+    assert!(
+        reruns.is_empty(),
+        "recorded work ran again:\n{}",
+        reruns.join("\n")
+    );
+    assert!(
+        kills >= 10,
+        "only {kills} kills landed before the work was done"
+    );
 
     // The same workflows without kills, in another store: the reference.
     let reference = tempfile::tempdir().unwrap();
@@ -302,9 +346,22 @@ fn parent() {
             let mut out = BTreeMap::new();
             for n in 0..WORKFLOWS {
                 let o = engine.run(&id(n)).await.unwrap();
-                let unique: BTreeSet<(&str, u64)> =
-                    o.view.steps.iter().map(|s| (s.node.as_str(), s.superstep)).collect();
-                out.insert(n, (o.status, o.compensation, o.state, o.view.steps.len(), unique.len()));
+                let unique: BTreeSet<(&str, u64)> = o
+                    .view
+                    .steps
+                    .iter()
+                    .map(|s| (s.node.as_str(), s.superstep))
+                    .collect();
+                out.insert(
+                    n,
+                    (
+                        o.status,
+                        o.compensation,
+                        o.state,
+                        o.view.steps.len(),
+                        unique.len(),
+                    ),
+                );
             }
             out
         })
@@ -315,9 +372,17 @@ fn parent() {
         let (status, comp, state, steps, unique) = &killed[&n];
         assert_eq!(steps, unique, "workflow {n}: a step is recorded twice");
         let (c_status, c_comp, c_state, _, _) = &clean[&n];
-        assert_eq!((status, comp, state), (c_status, c_comp, c_state), "workflow {n}");
+        assert_eq!(
+            (status, comp, state),
+            (c_status, c_comp, c_state),
+            "workflow {n}"
+        );
         if n % 5 == 0 {
-            assert_eq!((*status, *comp), (Status::Failed, Compensation::Done), "workflow {n}");
+            assert_eq!(
+                (*status, *comp),
+                (Status::Failed, Compensation::Done),
+                "workflow {n}"
+            );
         } else {
             assert_eq!(*status, Status::Completed, "workflow {n}");
         }

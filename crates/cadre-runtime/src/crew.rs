@@ -94,6 +94,11 @@ impl Catalog {
         self
     }
 
+    /// The input type (name, major version) registered for `capability`, if any.
+    pub fn input_type(&self, capability: &str) -> Option<(String, u32)> {
+        self.inputs.get(capability).cloned()
+    }
+
     /// Registers how to print outputs of type `M`.
     pub fn renderer<M: cadre_core::Message>(&mut self, render: Renderer) -> &mut Self {
         self.renderers.insert(M::TYPE.to_owned(), render);

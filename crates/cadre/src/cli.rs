@@ -66,6 +66,186 @@ pub(crate) enum Command {
         #[command(flatten)]
         db: DbArg,
     },
+    /// Durable workflows: run one from a TOML definition, list, show, follow, approve or
+    /// reject at a gate, cancel, resume, prune.
+    #[command(subcommand)]
+    Flow(FlowCommand),
+    /// Query the audit trail: every recorded decision and state change, by conversation,
+    /// agent, time range, stream or type.
+    Audit(AuditArgs),
+}
+
+/// Which event store (workflows, audit trail).
+#[derive(Debug, Clone, Args)]
+pub(crate) struct StoreArg {
+    /// The store: `sqlite://PATH` or `postgres://...` (default:
+    /// `sqlite://<node.data_dir>/flows.db`).
+    #[arg(long, value_name = "URL")]
+    pub(crate) store: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum FlowCommand {
+    /// Run a workflow from its TOML definition until it settles, printing each step on stderr
+    /// and the final state on stdout.
+    ///
+    /// Exits 0 when it completes, 1 when it fails or is cancelled, 130 on Ctrl-C (the
+    /// workflow stays where it is; `cadre flow resume ID` continues it).
+    Run {
+        /// The workflow definition (TOML).
+        definition: PathBuf,
+        /// The crew whose agents run the task nodes (started in this process).
+        #[arg(long)]
+        crew: Option<PathBuf>,
+        /// The input state: a JSON object, or `@FILE` to read one.
+        #[arg(long, default_value = "{}")]
+        input: String,
+        /// The workflow's id (default: `<graph>-<time-ordered uuid>`).
+        #[arg(long)]
+        id: Option<String>,
+        #[command(flatten)]
+        store: StoreArg,
+        /// Output format of the result.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// List workflows, oldest first.
+    List {
+        /// Only workflows with this status (PENDING, RUNNING, COMPLETED, FAILED, CANCELLED).
+        #[arg(long)]
+        status: Option<String>,
+        /// Only workflows of this graph.
+        #[arg(long)]
+        graph: Option<String>,
+        /// Include the child workflows of subflows.
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        store: StoreArg,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Show a workflow: status, history, steps, gates, decisions, saga, output.
+    Show {
+        /// The workflow's id.
+        id: String,
+        /// Also print every log entry.
+        #[arg(long)]
+        events: bool,
+        #[command(flatten)]
+        store: StoreArg,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Follow a workflow's steps live until it settles (exit 0 completed, 1 otherwise).
+    Watch {
+        /// The workflow's id.
+        id: String,
+        /// How often to look for new entries.
+        #[arg(long, default_value = "200ms", value_parser = humantime::parse_duration)]
+        poll: std::time::Duration,
+        #[command(flatten)]
+        store: StoreArg,
+        /// Output format (`json`: one object per entry and line).
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Approve the waiting gate of a workflow (or of one of its subflows).
+    Approve(DecideArgs),
+    /// Reject the waiting gate of a workflow (its reject path runs, or it fails).
+    Reject(DecideArgs),
+    /// Cancel a workflow and its subflows; its saga compensates.
+    Cancel {
+        /// The workflow's id.
+        id: String,
+        /// Why.
+        #[arg(long, default_value = "cancelled by an operator")]
+        reason: String,
+        /// Who (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+        #[command(flatten)]
+        store: StoreArg,
+    },
+    /// Resume a workflow: retry a failed one from its last checkpoint, or continue one whose
+    /// runner stopped. TOML-defined workflows run here (their definition is in the log).
+    Resume {
+        /// The workflow's id.
+        id: String,
+        /// The crew whose agents run the task nodes.
+        #[arg(long)]
+        crew: Option<PathBuf>,
+        #[command(flatten)]
+        store: StoreArg,
+        /// Output format of the result.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Delete the logs of settled workflows idle for longer than `--older-than`.
+    Prune {
+        /// Age, e.g. `30d`, `12h`.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        older_than: std::time::Duration,
+        /// Only list what would go.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        store: StoreArg,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+}
+
+/// `cadre flow approve|reject`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct DecideArgs {
+    /// The workflow's id (a parent finds gates in its subflows).
+    pub(crate) id: String,
+    /// The gate, when several wait (`NODE` or `WORKFLOW:NODE`).
+    #[arg(long)]
+    pub(crate) gate: Option<String>,
+    /// Why.
+    #[arg(long)]
+    pub(crate) comment: Option<String>,
+    /// Who (default: $USER).
+    #[arg(long)]
+    pub(crate) by: Option<String>,
+    #[command(flatten)]
+    pub(crate) store: StoreArg,
+}
+
+/// `cadre audit`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct AuditArgs {
+    /// Only entries of this conversation.
+    #[arg(long)]
+    pub(crate) conversation: Option<String>,
+    /// Only entries recorded by this agent.
+    #[arg(long)]
+    pub(crate) agent: Option<String>,
+    /// From this time (RFC 3339) or age (`15m`, `2h`).
+    #[arg(long)]
+    pub(crate) since: Option<String>,
+    /// Before this time (RFC 3339) or age.
+    #[arg(long)]
+    pub(crate) until: Option<String>,
+    /// Only streams starting with this (e.g. `wf/`, `audit/`).
+    #[arg(long)]
+    pub(crate) stream: Option<String>,
+    /// Only this event type (`flow.decided`), or a prefix ending in `*` (`flow.*`).
+    #[arg(long = "type")]
+    pub(crate) event_type: Option<String>,
+    /// At most this many entries (the oldest first).
+    #[arg(long, default_value_t = 100)]
+    pub(crate) limit: usize,
+    #[command(flatten)]
+    pub(crate) store: StoreArg,
+    /// Output format (`json`: one object per line).
+    #[arg(long, value_enum, default_value_t)]
+    pub(crate) format: Format,
 }
 
 /// `cadre run`.
@@ -376,6 +556,25 @@ pub(crate) enum BenchCommand {
         events: u64,
         /// Measure a PostgreSQL store instead (a fresh schema, dropped afterwards), e.g.
         /// `postgres://user@127.0.0.1:5432/db`.
+        #[arg(long, conflicts_with = "db")]
+        postgres: Option<String>,
+        /// SQLite file to use (default: a fresh temporary directory).
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// Output format (`json`: one object).
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Durable workflows: 3-step workflows (`a → b → c`, a checkpoint committed after every
+    /// step), many in flight, on SQLite (default) or PostgreSQL.
+    Flow {
+        /// Workflows to run.
+        #[arg(long, default_value_t = 20_000)]
+        workflows: u64,
+        /// Workflows in flight at once.
+        #[arg(long, default_value_t = 64)]
+        concurrency: u64,
+        /// Measure a PostgreSQL store instead (a fresh schema, dropped afterwards).
         #[arg(long, conflicts_with = "db")]
         postgres: Option<String>,
         /// SQLite file to use (default: a fresh temporary directory).

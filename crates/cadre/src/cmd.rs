@@ -12,6 +12,7 @@ mod bench;
 mod config;
 mod crew;
 mod dlq;
+mod flow;
 mod ops;
 mod stream;
 
@@ -30,6 +31,8 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             with_runtime(&cli.source, |loaded| ops::halt(reason, by, db, loaded))
         }
         Command::Resume { db } => with_runtime(&cli.source, |loaded| ops::resume(db, loaded)),
+        Command::Flow(cmd) => with_runtime(&cli.source, |loaded| flow::run(cmd, loaded)),
+        Command::Audit(args) => with_runtime(&cli.source, |loaded| flow::audit(args, loaded)),
     }
 }
 

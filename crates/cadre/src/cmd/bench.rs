@@ -58,6 +58,13 @@ pub(crate) async fn run(
             };
             store(spec, postgres, db, format).await
         }
+        BenchCommand::Flow {
+            workflows,
+            concurrency,
+            postgres,
+            db,
+            format,
+        } => flow(workflows.max(1), concurrency.max(1), postgres, db, format).await,
         cmd @ BenchCommand::Bus { .. } => bus(cmd, loaded).await,
     }
 }
@@ -151,6 +158,72 @@ async fn store(
             report.events_per_s,
             report.appends_per_s
         )),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn flow(
+    workflows: u64,
+    concurrency: u64,
+    postgres: Option<String>,
+    db: Option<std::path::PathBuf>,
+    format: Format,
+) -> anyhow::Result<ExitCode> {
+    let bar = progress_bar(workflows, "workflows done");
+    let shown = bar.clone();
+    let progress: Arc<dyn Fn() + Send + Sync> = Arc::new(move || shown.inc(1));
+    let report = match postgres {
+        Some(url) => {
+            let schema = format!(
+                "cadre_bench_{}",
+                cadre_core::MessageId::new().as_uuid().simple()
+            );
+            let pg = cadre_store::PostgresStore::connect_with(&url, &schema).await?;
+            output::note(format_args!("postgres {} schema {schema}", pg.target()));
+            let pg = Arc::new(pg);
+            let result = cadre_flow::bench::steps(
+                Arc::clone(&pg) as Arc<dyn cadre_store::EventStore>,
+                workflows,
+                concurrency,
+                progress,
+            )
+            .await;
+            if let Ok(pg) = Arc::try_unwrap(pg) {
+                pg.drop_schema().await?;
+            }
+            result?
+        }
+        None => {
+            let tmp;
+            let path = match db {
+                Some(p) => p,
+                None => {
+                    tmp = tempfile::Builder::new().prefix("cadre-bench-").tempdir()?;
+                    tmp.path().join("flows.db")
+                }
+            };
+            output::note(format_args!("sqlite store: {}", path.display()));
+            let store = Arc::new(cadre_store::SqliteStore::open(&path).await?);
+            cadre_flow::bench::steps(store, workflows, concurrency, progress).await?
+        }
+    };
+    bar.finish_and_clear();
+    match format {
+        Format::Json => output::data(serde_json::to_string(&report)?),
+        Format::Text => {
+            output::data(format_args!(
+                "{}: {} workflows x 3 steps, {} in flight, a checkpoint committed per step",
+                report.backend, report.workflows, report.concurrency
+            ));
+            output::data(format_args!(
+                "  throughput  {:>10.0} steps/s  {:>10.0} workflows/s  ({:.2}s)",
+                report.steps_per_s, report.workflows_per_s, report.seconds
+            ));
+            output::data(format_args!(
+                "  workflow latency  p50 {:.2} ms   p99 {:.2} ms",
+                report.p50_ms, report.p99_ms
+            ));
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

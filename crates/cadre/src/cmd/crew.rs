@@ -22,7 +22,7 @@ pub(crate) fn catalog() -> Catalog {
     c
 }
 
-fn load(path: &std::path::Path, profile: Option<&str>) -> anyhow::Result<CrewManifest> {
+pub(crate) fn load(path: &std::path::Path, profile: Option<&str>) -> anyhow::Result<CrewManifest> {
     Ok(cadre_config::load_crew(path, profile)?)
 }
 
@@ -60,7 +60,7 @@ fn node_id(manifest: &CrewManifest, id: Option<&str>) -> anyhow::Result<AgentId>
     AgentId::new(&text).with_context(|| format!("--id `{text}`"))
 }
 
-async fn start(
+pub(crate) async fn start(
     manifest: &CrewManifest,
     catalog: &Catalog,
     kinds: Option<&[AgentKind]>,
@@ -93,7 +93,7 @@ async fn start(
 }
 
 /// Waits for Ctrl-C or SIGTERM.
-async fn stopped() {
+pub(crate) async fn stopped() {
     #[cfg(unix)]
     {
         let mut term =
