@@ -761,21 +761,19 @@ impl<S: State> Run<S> {
                 }
                 _ => {
                     let attempt = self.view.attempts.get(&name).copied().unwrap_or(0) + 1;
-                    if let NodeKind::Await { target, .. } = &node.kind {
-                        if !self.view.awaiting.contains_key(&name) {
-                            let entry = match target(&self.state) {
-                                Ok(target) => Entry::Awaiting {
-                                    node: name.clone(),
-                                    superstep,
-                                    target,
-                                },
-                                Err(e) => self.fail_entries(Some(&name), &e).remove(0),
-                            };
-                            if !self.commit(vec![entry]).await?
-                                || self.view.status != Status::Running
-                            {
-                                return Ok(Some(()));
-                            }
+                    if let NodeKind::Await { target, .. } = &node.kind
+                        && !self.view.awaiting.contains_key(&name)
+                    {
+                        let entry = match target(&self.state) {
+                            Ok(target) => Entry::Awaiting {
+                                node: name.clone(),
+                                superstep,
+                                target,
+                            },
+                            Err(e) => self.fail_entries(Some(&name), &e).remove(0),
+                        };
+                        if !self.commit(vec![entry]).await? || self.view.status != Status::Running {
+                            return Ok(Some(()));
                         }
                     }
                     self.spawn(&mut steps, &name, attempt, Duration::ZERO, &cancel);
@@ -832,10 +830,11 @@ impl<S: State> Run<S> {
                     } else {
                         self.catch_up().await?;
                     }
-                    if let Some(policy) = stall {
-                        if !running.is_empty() && self.last_progress.elapsed() >= policy.after {
-                            self.stalled(policy, &mut steps, &mut running, &cancel).await?;
-                        }
+                    if let Some(policy) = stall
+                        && !running.is_empty()
+                        && self.last_progress.elapsed() >= policy.after
+                    {
+                        self.stalled(policy, &mut steps, &mut running, &cancel).await?;
                     }
                 }
             }

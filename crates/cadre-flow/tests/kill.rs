@@ -84,7 +84,7 @@ fn step(
             say(format_args!("R {} {name} {}", cx.workflow, cx.superstep));
             // A little work, so kills land inside steps too.
             tokio::task::yield_now().await;
-            if name == "finish" && s.seed % 5 == 0 {
+            if name == "finish" && s.seed.is_multiple_of(5) {
                 return Err(Error::new(
                     ErrorCode::AgentFailed,
                     "the last step fails for every fifth seed",
@@ -115,7 +115,11 @@ fn graph() -> Graph<Acc> {
     g.node("even", step("even"));
     g.node("odd", step("odd"));
     g.route("merge", &["even", "odd"], |s: &Acc| {
-        if s.sum % 2 == 0 { "even" } else { "odd" }
+        if s.sum.is_multiple_of(2) {
+            "even"
+        } else {
+            "odd"
+        }
     });
     g.node("finish", step("finish"));
     g.edge("even", "finish").unwrap();
@@ -377,7 +381,7 @@ fn parent() {
             (c_status, c_comp, c_state),
             "workflow {n}"
         );
-        if n % 5 == 0 {
+        if n.is_multiple_of(5) {
             assert_eq!(
                 (*status, *comp),
                 (Status::Failed, Compensation::Done),
