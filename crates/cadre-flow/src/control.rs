@@ -116,7 +116,7 @@ pub async fn decide(
             comment: comment.map(str::to_owned),
             timed_out: false,
         };
-        match append(store, &w.workflow, v.version, &entry).await {
+        match append(store, &v, by, &entry).await {
             Ok(()) => return Ok((w.workflow.clone(), w.node.clone())),
             Err(e) if e.code() == ErrorCode::Conflict => {}
             Err(e) => return Err(e),
@@ -141,15 +141,15 @@ fn listed(waiting: &[crate::Waiting]) -> String {
 
 async fn append(
     store: &dyn EventStore,
-    id: &WorkflowId,
-    version: u64,
+    view: &WorkflowView,
+    by: &str,
     entry: &AnyEntry,
 ) -> Result<(), Error> {
     store
         .append(
-            &id.stream(),
-            ExpectedVersion::Exact(version),
-            vec![entry.to_event(id)?],
+            &view.id.stream(),
+            ExpectedVersion::Exact(view.version),
+            vec![entry.to_event(&view.id, &view.metadata(by))?],
         )
         .await
         .map(|_| ())
@@ -179,7 +179,7 @@ pub async fn cancel(
             by: by.to_owned(),
             reason: reason.to_owned(),
         };
-        match append(store, id, v.version, &entry).await {
+        match append(store, &v, by, &entry).await {
             Ok(()) => {
                 for child in active_children(&v) {
                     match Box::pin(cancel(store, &child, by, reason)).await {
@@ -227,7 +227,7 @@ pub async fn retry(store: &dyn EventStore, id: &WorkflowId, by: &str) -> Result<
         .with_retryable(false));
     }
     let entry: AnyEntry = Entry::Retried { by: by.to_owned() };
-    append(store, id, v.version, &entry).await
+    append(store, &v, by, &entry).await
 }
 
 /// The cycle of workflows waiting on each other that `id` is part of, if any (`a → b → a`).

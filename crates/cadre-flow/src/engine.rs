@@ -38,7 +38,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cadre_core::{Error, ErrorCode, Task};
+use cadre_core::{AgentId, ConversationId, Error, ErrorCode, Task};
 use cadre_store::{Direction, EventStore, ExpectedVersion, MAX_READ, RecordedEvent, StreamId};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
@@ -236,7 +236,8 @@ impl<S: State> Engine<S> {
     /// `Conflict` when a workflow `id` exists already; as [`Engine::start`].
     pub async fn start_as(&self, graph: &str, id: &WorkflowId, input: S) -> Result<u64, Error> {
         let graph = self.graph_named(graph)?;
-        self.record_start(&graph, id, input).await
+        self.record_start(&graph, id, input, ConversationId::new())
+            .await
     }
 
     async fn record_start(
@@ -244,7 +245,13 @@ impl<S: State> Engine<S> {
         graph: &Graph<S>,
         id: &WorkflowId,
         input: S,
+        conversation: ConversationId,
     ) -> Result<u64, Error> {
+        let meta = cadre_store::EventMetadata {
+            conversation_id: Some(conversation),
+            trace_id: None,
+            agent: AgentId::new(&self.inner.options.runner).ok(),
+        };
         let entry: Entry<S, S::Update> = Entry::Started {
             graph: graph.name.clone(),
             input,
@@ -252,6 +259,7 @@ impl<S: State> Engine<S> {
             entry: graph.entry.iter().cloned().collect(),
             nodes: graph.describe(),
             definition: graph.definition.clone(),
+            conversation: Some(conversation),
         };
         let done = self
             .inner
@@ -259,7 +267,7 @@ impl<S: State> Engine<S> {
             .append(
                 &id.stream(),
                 ExpectedVersion::NoStream,
-                vec![entry.to_event(id)?],
+                vec![entry.to_event(id, &meta)?],
             )
             .await
             .map_err(|e| {
@@ -372,6 +380,7 @@ struct Run<S: State> {
     stop: CancellationToken,
     last_progress: Instant,
     fresh: bool,
+    meta: cadre_store::EventMetadata,
 }
 
 impl<S: State> Run<S> {
@@ -422,7 +431,9 @@ impl<S: State> Run<S> {
             view.apply(e, entry)?;
         }
         let version = view.version;
+        let meta = view.metadata(&engine.inner.options.runner);
         Ok(Self {
+            meta,
             stream: id.stream(),
             engine,
             graph,
@@ -502,7 +513,7 @@ impl<S: State> Run<S> {
     async fn commit(&mut self, entries: Vec<Entry<S, S::Update>>) -> Result<bool, Error> {
         let events = entries
             .iter()
-            .map(|e| e.to_event(&self.id))
+            .map(|e| e.to_event(&self.id, &self.meta))
             .collect::<Result<Vec<_>, _>>()?;
         match self
             .store()
@@ -860,6 +871,7 @@ impl<S: State> Run<S> {
             attempt,
             cancel: cancel.clone(),
             client: self.engine.inner.client.clone(),
+            conversation: self.view.conversation_id,
         };
         let state = self.state.clone();
         let timeout = node.timeout;
@@ -1081,6 +1093,7 @@ impl<S: State> Run<S> {
                     attempt,
                     cancel: self.stop.child_token(),
                     client: self.engine.inner.client.clone(),
+                    conversation: self.view.conversation_id,
                 };
                 let work = f(cx, self.state.clone());
                 let timeout = node.timeout.unwrap_or(Duration::MAX);
@@ -1260,7 +1273,9 @@ async fn run_node<S: State>(
             let child = cx.workflow.child(&cx.node, cx.superstep)?;
             let store = Arc::clone(&engine.inner.store);
             if store.stream_version(&child.stream()).await?.is_none() {
-                engine.record_start(graph, &child, state).await?;
+                engine
+                    .record_start(graph, &child, state, cx.conversation.unwrap_or_default())
+                    .await?;
             }
             let done = Box::pin(engine.run_until(&child, cx.cancel.clone()))
                 .await?

@@ -87,6 +87,8 @@ pub struct StepCtx {
     /// Cancelled when the workflow is cancelled or the runner stops; long steps should watch
     /// it.
     pub cancel: CancellationToken,
+    /// The workflow's conversation (shared by its subflows).
+    pub conversation: Option<cadre_core::ConversationId>,
     pub(crate) client: Option<cadre_runtime::Client>,
 }
 

@@ -11,8 +11,8 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use cadre_core::{Error, ErrorCode, Payload};
-use cadre_store::{NewEvent, RecordedEvent, StreamId};
+use cadre_core::{AgentId, ConversationId, Error, ErrorCode, Payload};
+use cadre_store::{EventMetadata, NewEvent, RecordedEvent, StreamId};
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -165,6 +165,8 @@ pub(crate) enum Entry<S, U> {
         nodes: Vec<NodeInfo>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         definition: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        conversation: Option<ConversationId>,
     },
     Resumed {
         runner: String,
@@ -258,8 +260,12 @@ impl<S: Serialize, U: Serialize> Entry<S, U> {
         }
     }
 
-    /// The event to append.
-    pub(crate) fn to_event(&self, workflow: &WorkflowId) -> Result<NewEvent, Error> {
+    /// The event to append, with `meta` (the workflow's conversation, who records it).
+    pub(crate) fn to_event(
+        &self,
+        workflow: &WorkflowId,
+        meta: &EventMetadata,
+    ) -> Result<NewEvent, Error> {
         let json = serde_json::to_string(self).map_err(|e| {
             Error::new(
                 ErrorCode::Encode,
@@ -270,7 +276,9 @@ impl<S: Serialize, U: Serialize> Entry<S, U> {
             )
         })?;
         let kind = self.kind();
-        Ok(NewEvent::new(Payload::from_json_text(kind, 1, json)?).with_type(kind))
+        Ok(NewEvent::new(Payload::from_json_text(kind, 1, json)?)
+            .with_type(kind)
+            .with_metadata(meta.clone()))
     }
 }
 
@@ -379,6 +387,9 @@ pub struct WorkflowView {
     pub updated_at: DateTime<Utc>,
     /// The log's version (events recorded).
     pub version: u64,
+    /// The conversation every entry of the log (and of its subflows' logs) belongs to, for
+    /// the audit trail.
+    pub conversation_id: Option<ConversationId>,
     /// The input.
     pub input: serde_json::Value,
     /// The nodes of its graph.
@@ -439,6 +450,7 @@ impl WorkflowView {
             entry,
             nodes,
             definition,
+            conversation,
         } = decode::<serde_json::Value, serde_json::Value>(first)?
         else {
             return Err(bad(first, "the log does not begin with `flow.started`"));
@@ -459,6 +471,7 @@ impl WorkflowView {
             created_at: first.recorded_at,
             updated_at: first.recorded_at,
             version: first.version,
+            conversation_id: conversation,
             input,
             nodes,
             superstep: 0,
@@ -694,6 +707,15 @@ impl WorkflowView {
             (false, _) => Compensation::None,
             (true, true) => Compensation::Done,
             (true, false) => Compensation::Pending,
+        }
+    }
+
+    /// The metadata of an entry `by` records in this workflow's log.
+    pub(crate) fn metadata(&self, by: &str) -> EventMetadata {
+        EventMetadata {
+            conversation_id: self.conversation_id,
+            trace_id: None,
+            agent: AgentId::new(by).ok(),
         }
     }
 

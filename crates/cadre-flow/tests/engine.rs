@@ -13,7 +13,7 @@ use cadre_flow::state::Status;
 use cadre_flow::{
     Compensation, Engine, EngineOptions, StallAction, StallPolicy, WorkflowId, control,
 };
-use cadre_store::{EventStore, SqliteStore};
+use cadre_store::{EventQuery, EventStore, SqliteStore};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
@@ -456,9 +456,34 @@ async fn gates_inside_subflows_are_approved_through_the_parent() {
     let done = run.await.unwrap().unwrap();
     assert_eq!(done.status, Status::Completed);
     assert_eq!(done.state.n, 3, "1 + the child's two steps");
-    assert_eq!(
-        control::view(&*f.store, &wf).await.unwrap().status,
-        Status::Completed
+    let child_view = control::view(&*f.store, &wf).await.unwrap();
+    assert_eq!(child_view.status, Status::Completed);
+
+    // The audit trail: the parent's and the child's logs share one conversation; each entry
+    // says who recorded it.
+    let conversation = done
+        .view
+        .conversation_id
+        .expect("workflows have a conversation");
+    let trail = f
+        .store
+        .query(&EventQuery::new().with_conversation(conversation), 1, 1000)
+        .await
+        .unwrap();
+    let streams: std::collections::BTreeSet<&str> =
+        trail.iter().map(|e| e.stream.as_str()).collect();
+    assert_eq!(streams.len(), 2, "{streams:?}");
+    assert_eq!(trail.len() as u64, done.view.version + child_view.version);
+    let decided = trail
+        .iter()
+        .find(|e| e.event_type == "flow.decided")
+        .unwrap();
+    assert_eq!(decided.metadata.agent.as_ref().unwrap().as_str(), "ann");
+    assert!(
+        trail
+            .iter()
+            .filter(|e| e.event_type == "flow.step")
+            .all(|e| e.metadata.agent.as_ref().unwrap().as_str() == "test-runner")
     );
 }
 

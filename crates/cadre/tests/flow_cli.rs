@@ -236,6 +236,33 @@ fn a_gate_is_approved_rejected_or_cancelled_from_another_process() {
             .any(|d| d["data"]["approved"] == false && d["stream"] == "wf/rel-2"),
         "{decisions:?}"
     );
+    // ... and one workflow's whole story by its conversation.
+    let out = cadre(
+        &["flow", "show", "rel-1", "--format", "json", "--store", &s],
+        d,
+    );
+    let view: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let conversation = view["conversation_id"].as_str().unwrap().to_owned();
+    let out = cadre(
+        &[
+            "audit",
+            "--conversation",
+            &conversation,
+            "--format",
+            "json",
+            "--store",
+            &s,
+        ],
+        d,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let story: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(story.len() as u64, view["version"].as_u64().unwrap());
+    assert!(story.iter().all(|e| e["stream"] == "wf/rel-1"));
+    assert_eq!(story[0]["event_type"], "flow.started");
 
     // Pruning by age: a dry run first, then for real.
     let out = cadre(

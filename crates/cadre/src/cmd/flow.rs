@@ -293,6 +293,11 @@ fn status_text(status: Status, compensation: cadre_flow::Compensation) -> String
 fn show(v: &WorkflowView) {
     output::data(format_args!("workflow  {}", v.id));
     output::data(format_args!("graph     {}", v.graph));
+    if let Some(c) = v.conversation_id {
+        output::data(format_args!(
+            "conversation {c}  (cadre audit --conversation {c})"
+        ));
+    }
     output::data(format_args!(
         "status    {}",
         status_text(v.status, v.compensation)
