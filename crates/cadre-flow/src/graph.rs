@@ -33,11 +33,13 @@
 //! g.node("stock", |_cx, _s| async { Ok(Change::Check("stock".into())) });
 //! g.node("ship", |_cx, _s| async { Ok(Change::Check("shipped".into())) });
 //! g.entry("price");
-//! g.route("price", &["fraud", "ship"], |s: &Order| if s.total > 100 { "fraud" } else { "ship" });
-//! g.edge("fraud", "stock"); // fraud then stock ...
-//! g.edge("price", "stock").ok(); // ... or fan out: an edge added twice is refused
-//! g.join(&["fraud", "stock"], "ship");
-//! g.edge("ship", END);
+//! // Big orders fan out to a fraud check beside the stock check; small ones only check stock.
+//! g.route_many("price", &["fraud", "stock"], |s: &Order| {
+//!     if s.total > 100 { vec!["fraud".into(), "stock".into()] } else { vec!["stock".into()] }
+//! });
+//! g.edge("stock", "ship")?;
+//! g.edge("fraud", "ship")?;
+//! g.edge("ship", END)?;
 //! let graph = g.build()?;
 //! assert_eq!(graph.name(), "order");
 //! # Ok::<(), cadre_core::Error>(())
