@@ -236,8 +236,10 @@ impl<S: State> Engine<S> {
     /// `Conflict` when a workflow `id` exists already; as [`Engine::start`].
     pub async fn start_as(&self, graph: &str, id: &WorkflowId, input: S) -> Result<u64, Error> {
         let graph = self.graph_named(graph)?;
-        self.record_start(&graph, id, input, ConversationId::new())
-            .await
+        Ok(self
+            .record_start(&graph, id, input, ConversationId::new())
+            .await?
+            .version)
     }
 
     async fn record_start(
@@ -246,7 +248,7 @@ impl<S: State> Engine<S> {
         id: &WorkflowId,
         input: S,
         conversation: ConversationId,
-    ) -> Result<u64, Error> {
+    ) -> Result<RecordedEvent, Error> {
         let meta = cadre_store::EventMetadata {
             conversation_id: Some(conversation),
             trace_id: None,
@@ -261,14 +263,11 @@ impl<S: State> Engine<S> {
             definition: graph.definition.clone(),
             conversation: Some(conversation),
         };
+        let event = entry.to_event(id, &meta)?;
         let done = self
             .inner
             .store
-            .append(
-                &id.stream(),
-                ExpectedVersion::NoStream,
-                vec![entry.to_event(id, &meta)?],
-            )
+            .append(&id.stream(), ExpectedVersion::NoStream, vec![event.clone()])
             .await
             .map_err(|e| {
                 if e.code() == ErrorCode::Conflict {
@@ -282,7 +281,21 @@ impl<S: State> Engine<S> {
                 }
             })?;
         counter("cadre_flow_started_total", &graph.name);
-        Ok(done.stream_version)
+        let at = done
+            .positions
+            .first()
+            .copied()
+            .ok_or_else(|| Error::internal("an append of one event returned no position"))?;
+        Ok(RecordedEvent {
+            stream: id.stream(),
+            version: at.version,
+            global_position: at.global_position,
+            id: event.id,
+            event_type: event.event_type,
+            payload: event.payload,
+            metadata: event.metadata,
+            recorded_at: Utc::now(),
+        })
     }
 
     /// Starts a workflow of `graph` and runs it until it settles.
@@ -290,8 +303,16 @@ impl<S: State> Engine<S> {
     /// # Errors
     /// As [`Engine::start`] and [`Engine::run`].
     pub async fn execute(&self, graph: &str, input: S) -> Result<Outcome<S>, Error> {
-        let id = self.start(graph, input).await?;
-        self.run(&id).await
+        let graph = self.graph_named(graph)?;
+        let id = WorkflowId::generate(&graph.name);
+        let started = self
+            .record_start(&graph, &id, input, ConversationId::new())
+            .await?;
+        // The log is the one event just written: no need to read it back.
+        let mut run = Run::load(self.clone(), id, &[started], CancellationToken::new())?;
+        run.drive()
+            .await?
+            .ok_or_else(|| Error::new(ErrorCode::Cancelled, "stopped"))
     }
 
     /// Runs (or resumes) workflow `id` until it settles: completed, or failed / cancelled with

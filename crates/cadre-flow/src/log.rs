@@ -276,9 +276,11 @@ impl<S: Serialize, U: Serialize> Entry<S, U> {
             )
         })?;
         let kind = self.kind();
+        // Checkpoints are for the store (and `cadre flow watch`), not for the bus.
         Ok(NewEvent::new(Payload::from_json_text(kind, 1, json)?)
             .with_type(kind)
-            .with_metadata(meta.clone()))
+            .with_metadata(meta.clone())
+            .unpublished())
     }
 }
 

@@ -89,6 +89,7 @@ macro_rules! conformance_tests {
                 racing_writers_conflict_without_gaps,
                 aggregate_from_snapshot_equals_from_all_events,
                 outbox_publishes_each_event_exactly_once,
+                unpublished_events_skip_the_outbox,
                 list_streams_in_byte_order_by_prefix_and_page,
                 deleting_a_stream_removes_its_events_snapshot_and_outbox_entries,
                 deletes_racing_appends_leave_whole_streams,
@@ -846,6 +847,35 @@ pub async fn aggregate_from_snapshot_equals_from_all_events(b: &dyn Backend) {
         .unwrap();
     let err = repo.load(&st).await.unwrap_err();
     assert!(err.to_string().contains("version 34"), "{err}");
+}
+
+pub async fn unpublished_events_skip_the_outbox(b: &dyn Backend) {
+    let fx = open(b).await;
+    let mixed = vec![ev(1).unpublished(), ev(2), ev(3).unpublished()];
+    let done = fx
+        .store
+        .append(&s("quiet"), ExpectedVersion::NoStream, mixed)
+        .await
+        .unwrap();
+    assert_eq!(done.stream_version, 3);
+    let pending = fx.store.outbox_pending(100).await.unwrap();
+    assert_eq!(ns(&pending), vec![2], "only the published event is queued");
+    // Stored and read like any other.
+    let read = fx
+        .store
+        .read(&s("quiet"), 1, 10, Direction::Forward)
+        .await
+        .unwrap();
+    assert_eq!(ns(&read), vec![1, 2, 3]);
+    fx.store
+        .append(
+            &s("quiet"),
+            ExpectedVersion::Exact(3),
+            vec![ev(4).unpublished()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(fx.store.outbox_pending(100).await.unwrap().len(), 1);
 }
 
 pub async fn outbox_publishes_each_event_exactly_once(b: &dyn Backend) {

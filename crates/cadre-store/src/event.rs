@@ -240,6 +240,9 @@ pub struct NewEvent {
     pub payload: Payload,
     /// Where it came from.
     pub metadata: EventMetadata,
+    /// Whether the transactional outbox relays it to the bus (default `true`). Events only
+    /// the store needs (a workflow's checkpoints, say) skip the outbox.
+    pub publish: bool,
 }
 
 impl NewEvent {
@@ -250,7 +253,15 @@ impl NewEvent {
             event_type: payload.type_name().to_owned(),
             payload,
             metadata: EventMetadata::default(),
+            publish: true,
         }
+    }
+
+    /// Keeps the event out of the outbox: it is stored, never relayed to the bus.
+    #[must_use]
+    pub fn unpublished(mut self) -> Self {
+        self.publish = false;
+        self
     }
 
     /// Sets the id (for retries that must stay idempotent).

@@ -128,7 +128,10 @@ WITH st AS (
     ORDER BY b.version
     RETURNING position, version
 ), ob AS (
-    INSERT INTO outbox (position) SELECT position FROM ins
+    INSERT INTO outbox (position)
+    SELECT ins.position FROM ins JOIN UNNEST($4::int8[], $13::bool[]) AS p (version, publish)
+        ON p.version = ins.version
+    WHERE p.publish
 )
 SELECT position, version FROM ins ORDER BY position";
 
@@ -652,6 +655,7 @@ impl EventStore for PostgresStore {
         let mut metadata = Vec::with_capacity(n);
         let mut conversations = Vec::with_capacity(n);
         let mut agents = Vec::with_capacity(n);
+        let mut publish = Vec::with_capacity(n);
         for (k, e) in events.iter().enumerate() {
             versions.push(i(current + k as u64 + 1));
             ids.push(e.id.to_string());
@@ -662,6 +666,7 @@ impl EventStore for PostgresStore {
             metadata.push(e.metadata.as_str());
             conversations.push(e.conversation_id.as_deref());
             agents.push(e.agent.as_deref());
+            publish.push(e.publish);
         }
         let new_version = current + n as u64;
         let inserted = sqlx::query(INSERT)
@@ -677,6 +682,7 @@ impl EventStore for PostgresStore {
             .bind(&metadata)
             .bind(&conversations)
             .bind(&agents)
+            .bind(&publish)
             .fetch_all(&mut *tx)
             .await;
         let rows = match inserted {

@@ -249,6 +249,7 @@ pub(crate) fn prepare(events: Vec<NewEvent>) -> Result<Vec<Prepared>, Error> {
                 metadata,
                 conversation_id: e.metadata.conversation_id.map(|c| c.to_string()),
                 agent: e.metadata.agent.map(String::from),
+                publish: e.publish,
             })
         })
         .collect()

@@ -34,6 +34,8 @@ pub(crate) struct Prepared {
     pub(crate) conversation_id: Option<String>,
     /// The metadata's agent, for its indexed column.
     pub(crate) agent: Option<String>,
+    /// Whether it gets an outbox entry.
+    pub(crate) publish: bool,
 }
 
 /// A change to persist, with where to send its result.
@@ -463,9 +465,11 @@ fn insert(
             }
         })?;
         let position = conn.last_insert_rowid();
-        outbox
-            .execute(params![position])
-            .map_err(failed("inserting an outbox entry"))?;
+        if e.publish {
+            outbox
+                .execute(params![position])
+                .map_err(failed("inserting an outbox entry"))?;
+        }
         positions.push(EventPosition {
             id: e.id,
             version,
