@@ -436,10 +436,13 @@ async fn gates_inside_subflows_are_approved_through_the_parent() {
         .options(opts())
         .graph(g.build().unwrap());
     let id = engine.start("parent", Trail::default()).await.unwrap();
-    let run = tokio::spawn({
+    // The first runner stops while the child's gate waits (a restart of the process).
+    let stop = tokio_util::sync::CancellationToken::new();
+    let first = tokio::spawn({
         let engine = engine.clone();
         let id = id.clone();
-        async move { engine.run(&id).await }
+        let stop = stop.clone();
+        async move { engine.run_until(&id, stop).await }
     });
     let store = Arc::clone(&f.store);
     eventually("the child's gate to wait", || {
@@ -448,12 +451,15 @@ async fn gates_inside_subflows_are_approved_through_the_parent() {
         async move { !control::waiting(&*store, &id).await.unwrap().is_empty() }
     })
     .await;
+    stop.cancel();
+    assert!(first.await.unwrap().unwrap().is_none());
+    // Approved while nothing runs, through the parent's id; a new runner finishes both.
     let (wf, gate) = control::decide(&*f.store, &id, None, true, "ann", None)
         .await
         .unwrap();
     assert_eq!(wf.as_str(), format!("{id}/release.1"));
     assert_eq!(gate, "approve");
-    let done = run.await.unwrap().unwrap();
+    let done = engine.run(&id).await.unwrap();
     assert_eq!(done.status, Status::Completed);
     assert_eq!(done.state.n, 3, "1 + the child's two steps");
     let child_view = control::view(&*f.store, &wf).await.unwrap();
