@@ -78,8 +78,8 @@ pub(crate) enum Command {
 /// Which event store (workflows, audit trail).
 #[derive(Debug, Clone, Args)]
 pub(crate) struct StoreArg {
-    /// The store: `sqlite://PATH` or `postgres://...` (default:
-    /// `sqlite://<node.data_dir>/flows.db`).
+    /// The store: `sqlite://PATH` or `postgres://...` (default: the `[store] url` of the
+    /// `--crew` manifest, else `sqlite://<node.data_dir>/flows.db`).
     #[arg(long, value_name = "URL")]
     pub(crate) store: Option<String>,
 }

@@ -30,6 +30,25 @@ async fn open_store(
     Ok(cadre_store::connect(&url).await?)
 }
 
+/// As [`open_store`], but without `--store` a crew manifest's `[store] url` comes first.
+async fn open_store_for(
+    arg: &StoreArg,
+    crew: Option<&Path>,
+    loaded: &cadre_config::Loaded,
+) -> anyhow::Result<Arc<dyn EventStore>> {
+    if arg.store.is_none()
+        && let Some(path) = crew
+    {
+        let manifest = super::crew::load(path, loaded.profile.as_deref())?;
+        if let Some(store) = &manifest.store {
+            return Ok(cadre_store::connect(&store.url)
+                .await
+                .with_context(|| format!("{}: [store] url", path.display()))?);
+        }
+    }
+    open_store(arg, loaded).await
+}
+
 fn who(by: Option<String>) -> String {
     by.or_else(|| std::env::var("USER").ok())
         .filter(|s| !s.is_empty())
@@ -53,7 +72,7 @@ pub(crate) async fn run(
             store,
             format,
         } => {
-            let store = open_store(&store, &loaded).await?;
+            let store = open_store_for(&store, crew.as_deref(), &loaded).await?;
             let input = read_input(&input)?;
             let text = std::fs::read_to_string(&definition)
                 .with_context(|| format!("reading {}", definition.display()))?;
@@ -79,7 +98,7 @@ pub(crate) async fn run(
             store,
             format,
         } => {
-            let store = open_store(&store, &loaded).await?;
+            let store = open_store_for(&store, crew.as_deref(), &loaded).await?;
             let id = workflow_id(&id)?;
             let view = control::view(&*store, &id).await?;
             if view.is_settled() && view.status != Status::Failed {
