@@ -342,6 +342,35 @@ impl<S: State> Engine<S> {
         run.drive().await
     }
 
+    /// The workflows of this engine's graphs that are not settled and that a run would move
+    /// on: running or pending ones (a runner that died left them), and failed or cancelled
+    /// ones with compensations still due. Failed workflows without a saga wait for a retry
+    /// ([`control::retry`](crate::control::retry)) and are not listed. Child workflows are
+    /// left to their parents. Call it when a process starts and run each:
+    ///
+    /// ```ignore
+    /// for id in engine.unfinished().await? {
+    ///     let engine = engine.clone();
+    ///     tokio::spawn(async move { engine.run(&id).await });
+    /// }
+    /// ```
+    ///
+    /// # Errors
+    /// `Storage`/`Decode` from the store.
+    pub async fn unfinished(&self) -> Result<Vec<WorkflowId>, Error> {
+        Ok(crate::control::list(&*self.inner.store, false)
+            .await?
+            .into_iter()
+            .filter(|v| self.inner.graphs.contains_key(&v.graph))
+            .filter(|v| match v.status {
+                Status::Pending | Status::Running => true,
+                Status::Failed | Status::Cancelled => v.compensation == Compensation::Pending,
+                Status::Completed => false,
+            })
+            .map(|v| v.id)
+            .collect())
+    }
+
     /// What the log of workflow `id` says.
     ///
     /// # Errors

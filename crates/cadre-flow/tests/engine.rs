@@ -346,6 +346,8 @@ async fn gates_wait_for_a_decision_across_restarts() {
     .await;
     stop.cancel();
     assert!(run.await.unwrap().unwrap().is_none());
+    // A process starting up finds it among the unfinished workflows.
+    assert_eq!(engine.unfinished().await.unwrap(), vec![id.clone()]);
 
     // Nothing waits at an unknown gate; the approval names the waiting one.
     let err = control::decide(&*f.store, &id, Some("nope"), true, "ann", None)
