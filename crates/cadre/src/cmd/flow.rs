@@ -41,9 +41,9 @@ async fn open_store_for(
     {
         let manifest = super::crew::load(path, loaded.profile.as_deref())?;
         if let Some(store) = &manifest.store {
-            return Ok(cadre_store::connect(&store.url)
+            return cadre_store::connect(&store.url)
                 .await
-                .with_context(|| format!("{}: [store] url", path.display()))?);
+                .with_context(|| format!("{}: [store] url", path.display()));
         }
     }
     open_store(arg, loaded).await
