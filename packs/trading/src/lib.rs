@@ -11,4 +11,5 @@
 //! `tests/indicators_golden.rs` compares with.
 #![warn(missing_docs)]
 
+pub mod indicators;
 pub mod market;
