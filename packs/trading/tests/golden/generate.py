@@ -21,6 +21,9 @@ Conventions (the same as cadre_pack_trading::indicators, see its doc comments):
   and the Rust side must have NaN at exactly the same places;
 - VWAP is not in TA-Lib: it is computed here directly with numpy as the cumulative
   typical-price VWAP, cumsum((high + low + close) / 3 * volume) / cumsum(volume).
+- candlestick patterns (`patterns`) use TA-Lib's default candle settings; their outputs are
+  integers (100 bullish, -100 bearish, +-80 for a weaker engulfing, 0 none and during the
+  warm-up) and must match exactly.
 Floats are written with Python's repr, which round-trips exactly.
 """
 import json
@@ -89,10 +92,20 @@ def main():
     tp = (h + lo + c) / 3.0
     case("vwap", {}, real=np.cumsum(tp * v) / np.cumsum(v))
 
+    patterns = []
+    for name, fn in (("doji", talib.CDLDOJI), ("hammer", talib.CDLHAMMER),
+                     ("shooting_star", talib.CDLSHOOTINGSTAR), ("engulfing", talib.CDLENGULFING)):
+        patterns.append({"pattern": name, "params": {}, "output": [int(x) for x in fn(o, h, lo, c)]})
+    for name, fn in (("morning_star", talib.CDLMORNINGSTAR), ("evening_star", talib.CDLEVENINGSTAR)):
+        for pen in (0.3, 0.5):
+            patterns.append({"pattern": name, "params": {"penetration": pen},
+                             "output": [int(x) for x in fn(o, h, lo, c, penetration=pen)]})
+
     print(json.dumps({
         "generator": f"TA-Lib {talib.__version__} (C library {talib.__ta_version__.decode()}), numpy {np.__version__}",
         "inputs": {k: [float(x) for x in a] for k, a in d.items()},
         "cases": cases,
+        "patterns": patterns,
     }, separators=(",", ":")))
 
 
