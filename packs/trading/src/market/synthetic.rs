@@ -27,7 +27,8 @@ pub struct Regime {
 /// diffusion shocks of the symbols are correlated by the Cholesky factor of `correlation`.
 /// Volume is the regime's mean volume times a log-normal factor (σ = 0.5, mean 1).
 ///
-/// The same parameters and seed give the same bars on every run and platform.
+/// The same parameters and seed give the same bars on every run (`fastrand`'s seeded stream;
+/// the transcendental functions are the platform's, so other targets may differ in the last bits).
 ///
 /// ```
 /// use cadre_pack_trading::market::SyntheticMarket;
@@ -235,8 +236,8 @@ fn poisson(rng: &mut fastrand::Rng, lambda: f64) -> u32 {
     k
 }
 
-#[allow(clippy::needless_range_loop)] // matrix indices read clearer here
 /// The lower Cholesky factor of a correlation matrix, or an error saying what is wrong with it.
+#[allow(clippy::needless_range_loop)] // matrix indices read clearer here
 fn cholesky(m: &[Vec<f64>], n: usize) -> Result<Vec<Vec<f64>>> {
     let bad = |msg: String| {
         Err(Error::invalid_input(format!(
