@@ -1,0 +1,374 @@
+//! Momentum: RSI, MACD, Stochastic.
+
+use std::collections::VecDeque;
+
+use cadre_core::Result;
+
+use super::moving::{Ema, Sma};
+use super::{check_lengths, check_period, collect, ta_is_zero};
+
+/// Relative strength index with Wilder's smoothing (TA-Lib `RSI`, classic compatibility).
+///
+/// Lookback `period`: the first value, at index `period`, uses the plain means of the gains
+/// and losses of the first `period` changes; then `avg = (avg * (period - 1) + change) /
+/// period` for each. `RSI = 100 * gain / (gain + loss)`, and 0 when `gain + loss` is within
+/// 1e-8 of zero (TA-Lib's `TA_IS_ZERO`). `period >= 2`.
+#[derive(Debug, Clone)]
+pub struct Rsi {
+    period: usize,
+    prev: Option<f64>,
+    changes: usize,
+    gain: f64,
+    loss: f64,
+}
+
+impl Rsi {
+    /// An RSI over `period` changes.
+    pub fn new(period: usize) -> Result<Self> {
+        check_period("rsi", "period", period, 2)?;
+        Ok(Self {
+            period,
+            prev: None,
+            changes: 0,
+            gain: 0.0,
+            loss: 0.0,
+        })
+    }
+
+    /// The index of the first value (TA-Lib's lookback).
+    pub fn lookback(&self) -> usize {
+        self.period
+    }
+
+    /// Feeds one value; the RSI once `period` changes have been seen.
+    pub fn update(&mut self, x: f64) -> Option<f64> {
+        let prev = self.prev.replace(x)?;
+        let change = x - prev;
+        let p = self.period as f64;
+        self.changes += 1;
+        if self.changes <= self.period {
+            if change < 0.0 {
+                self.loss -= change;
+            } else {
+                self.gain += change;
+            }
+            if self.changes < self.period {
+                return None;
+            }
+            self.loss /= p;
+            self.gain /= p;
+        } else {
+            self.loss *= p - 1.0;
+            self.gain *= p - 1.0;
+            if change < 0.0 {
+                self.loss -= change;
+            } else {
+                self.gain += change;
+            }
+            self.loss /= p;
+            self.gain /= p;
+        }
+        let total = self.gain + self.loss;
+        Some(if ta_is_zero(total) {
+            0.0
+        } else {
+            100.0 * (self.gain / total)
+        })
+    }
+}
+
+/// [`Rsi`] over a slice: one value per input, NaN for the first `period`.
+pub fn rsi(values: &[f64], period: usize) -> Result<Vec<f64>> {
+    let mut s = Rsi::new(period)?;
+    Ok(collect(values.len(), |i| s.update(values[i])))
+}
+
+/// One MACD value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MacdOutput {
+    /// Fast EMA minus slow EMA.
+    pub macd: f64,
+    /// The EMA of the MACD line.
+    pub signal: f64,
+    /// `macd - signal`.
+    pub histogram: f64,
+}
+
+/// Moving average convergence/divergence (TA-Lib `MACD`).
+///
+/// TA-Lib's conventions, which differ from "EMA(fast) − EMA(slow) of the whole series":
+/// if `slow < fast` the two are swapped; both EMAs start at index `slow - 1`, the slow one
+/// seeded with the SMA of inputs `0 .. slow`, the fast one with the SMA of inputs
+/// `slow - fast .. slow` (earlier inputs do not reach it); the signal line is an EMA of the
+/// MACD line seeded with the SMA of its first `signal` values. Every output starts at the
+/// lookback `slow - 1 + signal - 1` (33 for 12/26/9). `fast, slow >= 2`, `signal >= 1`.
+#[derive(Debug, Clone)]
+pub struct Macd {
+    fast: Ema,
+    slow: Ema,
+    signal: Ema,
+}
+
+impl Macd {
+    /// A MACD with the given periods (TA-Lib's defaults are 12, 26, 9).
+    pub fn new(fast: usize, slow: usize, signal: usize) -> Result<Self> {
+        check_period("macd", "fast", fast, 2)?;
+        check_period("macd", "slow", slow, 2)?;
+        check_period("macd", "signal", signal, 1)?;
+        let (fast, slow) = if slow < fast {
+            (slow, fast)
+        } else {
+            (fast, slow)
+        };
+        Ok(Self {
+            fast: Ema::skipping(fast, slow - fast),
+            slow: Ema::skipping(slow, 0),
+            signal: Ema::skipping(signal, 0),
+        })
+    }
+
+    /// The index of the first value (TA-Lib's lookback).
+    pub fn lookback(&self) -> usize {
+        self.slow.lookback() + self.signal.lookback()
+    }
+
+    /// Feeds one value; the MACD once the lookback is over.
+    pub fn update(&mut self, x: f64) -> Option<MacdOutput> {
+        let fast = self.fast.update(x);
+        let slow = self.slow.update(x);
+        let macd = fast? - slow?;
+        let signal = self.signal.update(macd)?;
+        Some(MacdOutput {
+            macd,
+            signal,
+            histogram: macd - signal,
+        })
+    }
+}
+
+/// The three lines of [`macd`], NaN during the warm-up.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MacdSeries {
+    /// Fast EMA minus slow EMA.
+    pub macd: Vec<f64>,
+    /// The signal line.
+    pub signal: Vec<f64>,
+    /// `macd - signal`.
+    pub histogram: Vec<f64>,
+}
+
+/// [`Macd`] over a slice.
+pub fn macd(values: &[f64], fast: usize, slow: usize, signal: usize) -> Result<MacdSeries> {
+    let mut s = Macd::new(fast, slow, signal)?;
+    let mut out = MacdSeries::default();
+    for &x in values {
+        let v = s.update(x);
+        out.macd.push(v.map_or(f64::NAN, |v| v.macd));
+        out.signal.push(v.map_or(f64::NAN, |v| v.signal));
+        out.histogram.push(v.map_or(f64::NAN, |v| v.histogram));
+    }
+    Ok(out)
+}
+
+/// A rolling max (or min, with `sign = -1`) over the last `period` values, amortised O(1).
+#[derive(Debug, Clone)]
+struct Extremum {
+    period: usize,
+    sign: f64,
+    seen: usize,
+    deque: VecDeque<(usize, f64)>,
+}
+
+impl Extremum {
+    fn new(period: usize, sign: f64) -> Self {
+        Self {
+            period,
+            sign,
+            seen: 0,
+            deque: VecDeque::new(),
+        }
+    }
+
+    fn update(&mut self, x: f64) -> f64 {
+        let i = self.seen;
+        self.seen += 1;
+        while self
+            .deque
+            .back()
+            .is_some_and(|&(_, v)| self.sign * v <= self.sign * x)
+        {
+            self.deque.pop_back();
+        }
+        self.deque.push_back((i, x));
+        while self
+            .deque
+            .front()
+            .is_some_and(|&(j, _)| j + self.period <= i)
+        {
+            self.deque.pop_front();
+        }
+        self.deque.front().map_or(x, |&(_, v)| v)
+    }
+}
+
+/// One stochastic value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StochOutput {
+    /// Slow %K: the SMA of fast %K.
+    pub k: f64,
+    /// Slow %D: the SMA of slow %K.
+    pub d: f64,
+}
+
+/// The stochastic oscillator (TA-Lib `STOCH` with simple moving averages, its default
+/// `matype` 0; defaults 5, 3, 3).
+///
+/// Fast %K = `(close - lowest low) / ((highest high - lowest low) / 100)` over the last
+/// `fastk` bars (0 when the range is 0); slow %K = SMA(`slowk`) of fast %K; slow %D =
+/// SMA(`slowd`) of slow %K. Both outputs start at the lookback `fastk - 1 + slowk - 1 +
+/// slowd - 1` (8 for the defaults). All periods `>= 1`.
+#[derive(Debug, Clone)]
+pub struct Stoch {
+    high: Extremum,
+    low: Extremum,
+    fastk: usize,
+    seen: usize,
+    slowk: Sma,
+    slowd: Sma,
+    lookback: usize,
+}
+
+impl Stoch {
+    /// A stochastic with the given periods.
+    pub fn new(fastk: usize, slowk: usize, slowd: usize) -> Result<Self> {
+        check_period("stoch", "fastk", fastk, 1)?;
+        check_period("stoch", "slowk", slowk, 1)?;
+        check_period("stoch", "slowd", slowd, 1)?;
+        Ok(Self {
+            high: Extremum::new(fastk, 1.0),
+            low: Extremum::new(fastk, -1.0),
+            fastk,
+            seen: 0,
+            slowk: Sma::unchecked(slowk),
+            slowd: Sma::unchecked(slowd),
+            lookback: fastk - 1 + slowk - 1 + slowd - 1,
+        })
+    }
+
+    /// The index of the first value (TA-Lib's lookback).
+    pub fn lookback(&self) -> usize {
+        self.lookback
+    }
+
+    /// Feeds one bar; slow %K and %D once the lookback is over.
+    pub fn update(&mut self, high: f64, low: f64, close: f64) -> Option<StochOutput> {
+        let hh = self.high.update(high);
+        let ll = self.low.update(low);
+        self.seen += 1;
+        if self.seen < self.fastk {
+            return None;
+        }
+        let diff = (hh - ll) / 100.0;
+        let fast_k = if diff != 0.0 {
+            (close - ll) / diff
+        } else {
+            0.0
+        };
+        let k = self.slowk.update(fast_k)?;
+        let d = self.slowd.update(k)?;
+        Some(StochOutput { k, d })
+    }
+}
+
+/// The two lines of [`stoch`], NaN during the warm-up.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StochSeries {
+    /// Slow %K.
+    pub k: Vec<f64>,
+    /// Slow %D.
+    pub d: Vec<f64>,
+}
+
+/// [`Stoch`] over slices of equal length.
+pub fn stoch(
+    high: &[f64],
+    low: &[f64],
+    close: &[f64],
+    fastk: usize,
+    slowk: usize,
+    slowd: usize,
+) -> Result<StochSeries> {
+    check_lengths(
+        "stoch",
+        &[
+            ("high", high.len()),
+            ("low", low.len()),
+            ("close", close.len()),
+        ],
+    )?;
+    let mut s = Stoch::new(fastk, slowk, slowd)?;
+    let mut out = StochSeries::default();
+    for i in 0..close.len() {
+        let v = s.update(high[i], low[i], close[i]);
+        out.k.push(v.map_or(f64::NAN, |v| v.k));
+        out.d.push(v.map_or(f64::NAN, |v| v.d));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rsi_hand_computed() {
+        // changes +1, -1, +2 with period 2: first at index 2: gain 0.5, loss 0.5 -> 50;
+        // then gain (0.5 + 2) / 2 = 1.25, loss 0.25 -> 100 * 1.25 / 1.5.
+        let r = rsi(&[10.0, 11.0, 10.0, 12.0], 2).unwrap();
+        assert!(r[0].is_nan() && r[1].is_nan());
+        assert_eq!(r[2], 50.0);
+        assert_eq!(r[3], 100.0 * (1.25 / 1.5));
+        assert_eq!(rsi(&[5.0; 5], 2).unwrap()[4], 0.0);
+    }
+
+    #[test]
+    fn macd_lookback_and_swap() {
+        let m = Macd::new(12, 26, 9).unwrap();
+        assert_eq!(m.lookback(), 33);
+        let x: Vec<f64> = (0..60).map(|i| (i as f64 * 0.3).cos() + i as f64).collect();
+        let a = macd(&x, 12, 26, 9).unwrap();
+        let b = macd(&x, 26, 12, 9).unwrap();
+        assert_eq!(a.macd[33..], b.macd[33..]);
+        assert_eq!(a.signal[33..], b.signal[33..]);
+        assert!(a.macd[32].is_nan() && !a.macd[33].is_nan());
+        assert_eq!(a.histogram[40], a.macd[40] - a.signal[40]);
+    }
+
+    #[test]
+    fn stoch_hand_computed() {
+        let h = [3.0, 4.0, 5.0, 6.0];
+        let l = [1.0, 2.0, 3.0, 4.0];
+        let c = [2.0, 4.0, 3.0, 5.0];
+        let s = stoch(&h, &l, &c, 2, 1, 1).unwrap();
+        assert!(s.k[0].is_nan());
+        // index 1: hh 4, ll 1 -> (4-1)/(3/100) = 100
+        assert_eq!(s.k[1], 100.0);
+        // index 2: hh 5, ll 2 -> (3-2)/0.03
+        assert_eq!(s.k[2], 1.0 / 0.03);
+        assert_eq!(s.k[1..], s.d[1..]);
+        assert!(stoch(&h, &l, &c[..3], 2, 1, 1).is_err());
+        let flat = stoch(&[1.0; 3], &[1.0; 3], &[1.0; 3], 2, 1, 1).unwrap();
+        assert_eq!(flat.k[2], 0.0);
+    }
+
+    #[test]
+    fn extremum_tracks_the_window() {
+        let mut mx = Extremum::new(3, 1.0);
+        let mut mn = Extremum::new(3, -1.0);
+        let x = [5.0, 1.0, 3.0, 2.0, 0.0, 4.0, 4.0];
+        let maxes: Vec<_> = x.iter().map(|&v| mx.update(v)).collect();
+        let mins: Vec<_> = x.iter().map(|&v| mn.update(v)).collect();
+        assert_eq!(maxes, [5.0, 5.0, 5.0, 3.0, 3.0, 4.0, 4.0]);
+        assert_eq!(mins, [5.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0]);
+    }
+}

@@ -1,0 +1,239 @@
+//! Moving averages: SMA, EMA, WMA.
+
+use std::collections::VecDeque;
+
+use cadre_core::Result;
+
+use super::{check_period, collect};
+
+/// Simple moving average (TA-Lib `SMA`).
+///
+/// Lookback `period - 1`: the first value is the mean of the first `period` inputs. Like
+/// TA-Lib it keeps a running sum (add the newest, output `sum / period`, subtract the oldest).
+/// `period >= 2` (TA-Lib's range).
+#[derive(Debug, Clone)]
+pub struct Sma {
+    period: usize,
+    window: VecDeque<f64>,
+    sum: f64,
+}
+
+impl Sma {
+    /// An SMA over `period` values.
+    pub fn new(period: usize) -> Result<Self> {
+        check_period("sma", "period", period, 2)?;
+        Ok(Self::unchecked(period))
+    }
+
+    pub(crate) fn unchecked(period: usize) -> Self {
+        Self {
+            period,
+            window: VecDeque::with_capacity(period + 1),
+            sum: 0.0,
+        }
+    }
+
+    /// The index of the first value (TA-Lib's lookback).
+    pub fn lookback(&self) -> usize {
+        self.period - 1
+    }
+
+    /// Feeds one value; the average once `period` values have been seen.
+    pub fn update(&mut self, x: f64) -> Option<f64> {
+        self.window.push_back(x);
+        self.sum += x;
+        if self.window.len() < self.period {
+            return None;
+        }
+        let out = self.sum / self.period as f64;
+        if let Some(oldest) = self.window.pop_front() {
+            self.sum -= oldest;
+        }
+        Some(out)
+    }
+}
+
+/// [`Sma`] over a slice: one value per input, NaN for the first `period - 1`.
+pub fn sma(values: &[f64], period: usize) -> Result<Vec<f64>> {
+    let mut s = Sma::new(period)?;
+    Ok(collect(values.len(), |i| s.update(values[i])))
+}
+
+/// Exponential moving average (TA-Lib `EMA`, its default "classic" compatibility).
+///
+/// `k = 2 / (period + 1)`. Lookback `period - 1`: the EMA is seeded with the SMA of the first
+/// `period` inputs (output at index `period - 1`), then `ema = (x - ema) * k + ema`.
+/// `period >= 2`.
+#[derive(Debug, Clone)]
+pub struct Ema {
+    period: usize,
+    k: f64,
+    skip: usize,
+    seen: usize,
+    seed_sum: f64,
+    value: Option<f64>,
+}
+
+impl Ema {
+    /// An EMA over `period` values.
+    pub fn new(period: usize) -> Result<Self> {
+        check_period("ema", "period", period, 2)?;
+        Ok(Self::skipping(period, 0))
+    }
+
+    /// An EMA that ignores its first `skip` inputs, so its seed is the SMA of inputs
+    /// `skip .. skip + period` (TA-Lib's MACD seeds its fast EMA so).
+    pub(crate) fn skipping(period: usize, skip: usize) -> Self {
+        Self {
+            period,
+            k: 2.0 / (period + 1) as f64,
+            skip,
+            seen: 0,
+            seed_sum: 0.0,
+            value: None,
+        }
+    }
+
+    /// The index of the first value (TA-Lib's lookback).
+    pub fn lookback(&self) -> usize {
+        self.skip + self.period - 1
+    }
+
+    /// Feeds one value; the average once the seed window is full.
+    pub fn update(&mut self, x: f64) -> Option<f64> {
+        let v = match self.value {
+            Some(prev) => (x - prev) * self.k + prev,
+            None => {
+                self.seen += 1;
+                if self.seen <= self.skip {
+                    return None;
+                }
+                self.seed_sum += x;
+                if self.seen - self.skip < self.period {
+                    return None;
+                }
+                self.seed_sum / self.period as f64
+            }
+        };
+        self.value = Some(v);
+        Some(v)
+    }
+}
+
+/// [`Ema`] over a slice: one value per input, NaN for the first `period - 1`.
+pub fn ema(values: &[f64], period: usize) -> Result<Vec<f64>> {
+    let mut s = Ema::new(period)?;
+    Ok(collect(values.len(), |i| s.update(values[i])))
+}
+
+/// Weighted moving average (TA-Lib `WMA`): weights `1..=period`, the newest weighing most.
+///
+/// Lookback `period - 1`. Computed as TA-Lib does, with a running weighted sum and a running
+/// plain sum (`sum += period * x`, output `sum / (period (period + 1) / 2)`, then
+/// `sum -= plain sum`), so the rounding matches. `period >= 2`.
+#[derive(Debug, Clone)]
+pub struct Wma {
+    period: usize,
+    divider: f64,
+    window: VecDeque<f64>,
+    weighted: f64,
+    plain: f64,
+    trailing: f64,
+}
+
+impl Wma {
+    /// A WMA over `period` values.
+    pub fn new(period: usize) -> Result<Self> {
+        check_period("wma", "period", period, 2)?;
+        Ok(Self {
+            period,
+            divider: (period * (period + 1) / 2) as f64,
+            window: VecDeque::with_capacity(period + 1),
+            weighted: 0.0,
+            plain: 0.0,
+            trailing: 0.0,
+        })
+    }
+
+    /// The index of the first value (TA-Lib's lookback).
+    pub fn lookback(&self) -> usize {
+        self.period - 1
+    }
+
+    /// Feeds one value; the average once `period` values have been seen.
+    pub fn update(&mut self, x: f64) -> Option<f64> {
+        self.window.push_back(x);
+        if self.window.len() < self.period {
+            self.plain += x;
+            self.weighted += x * self.window.len() as f64;
+            return None;
+        }
+        if self.window.len() > self.period {
+            self.window.pop_front();
+        }
+        self.plain += x;
+        self.plain -= self.trailing;
+        self.weighted += x * self.period as f64;
+        self.trailing = self.window.front().copied().unwrap_or(0.0);
+        let out = self.weighted / self.divider;
+        self.weighted -= self.plain;
+        Some(out)
+    }
+}
+
+/// [`Wma`] over a slice: one value per input, NaN for the first `period - 1`.
+pub fn wma(values: &[f64], period: usize) -> Result<Vec<f64>> {
+    let mut s = Wma::new(period)?;
+    Ok(collect(values.len(), |i| s.update(values[i])))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hand_computed_values() {
+        let x = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+        let s = sma(&x, 3).unwrap();
+        assert!(s[0].is_nan() && s[1].is_nan());
+        assert_eq!(&s[2..], &[2.0, 3.0, 4.0, 5.0]);
+        let e = ema(&x, 3).unwrap();
+        // seed 2, then (4-2)*0.5+2 = 3, (5-3)*0.5+3 = 4, ...
+        assert_eq!(&e[2..], &[2.0, 3.0, 4.0, 5.0]);
+        let w = wma(&x, 3).unwrap();
+        // (1*1+2*2+3*3)/6 = 14/6
+        assert_eq!(w[2], 14.0 / 6.0);
+        assert_eq!(w[3], (2.0 + 6.0 + 12.0) / 6.0);
+        assert_eq!(w[5], (4.0 + 10.0 + 18.0) / 6.0);
+    }
+
+    #[test]
+    fn periods_are_checked() {
+        assert!(sma(&[1.0], 1).is_err());
+        assert!(ema(&[1.0], 0).is_err());
+        let e = wma(&[1.0], 1).unwrap_err();
+        assert_eq!(e.message(), "wma: `period` must be at least 2, got 1");
+        assert!(sma(&[], 3).unwrap().is_empty());
+    }
+
+    #[test]
+    fn ema_skipping_seeds_later() {
+        let mut e = Ema::skipping(2, 3);
+        let out: Vec<_> = [9.0, 9.0, 9.0, 1.0, 3.0, 5.0]
+            .iter()
+            .map(|&x| e.update(x))
+            .collect();
+        assert_eq!(
+            out,
+            [
+                None,
+                None,
+                None,
+                None,
+                Some(2.0),
+                Some(2.0 + (5.0 - 2.0) * (2.0 / 3.0))
+            ]
+        );
+        assert_eq!(e.lookback(), 4);
+    }
+}

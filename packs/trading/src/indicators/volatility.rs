@@ -1,0 +1,221 @@
+//! Volatility: Bollinger Bands, ATR.
+
+use std::collections::VecDeque;
+
+use cadre_core::{Error, Result};
+
+use super::moving::Sma;
+use super::{check_lengths, check_period, collect};
+
+/// One Bollinger Bands value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BollingerOutput {
+    /// `middle + dev_up * stddev`.
+    pub upper: f64,
+    /// The SMA.
+    pub middle: f64,
+    /// `middle - dev_down * stddev`.
+    pub lower: f64,
+}
+
+/// Bollinger Bands (TA-Lib `BBANDS` with its default `matype` 0, a simple moving average).
+///
+/// The middle band is [`Sma`]`(period)`; the standard deviation is the *population* one,
+/// computed as TA-Lib does: `sqrt(mean(x²) - sma²)` from a running sum of squares, and 0
+/// when that variance is below 1e-8 (`TA_IS_ZERO_OR_NEG`). Lookback `period - 1`.
+/// `period >= 2`; the deviation multipliers must be finite (TA-Lib's default is 2 and 2).
+#[derive(Debug, Clone)]
+pub struct Bollinger {
+    period: usize,
+    dev_up: f64,
+    dev_down: f64,
+    sma: Sma,
+    squares: VecDeque<f64>,
+    sum_squares: f64,
+}
+
+impl Bollinger {
+    /// Bands over `period` values, `dev_up` and `dev_down` standard deviations away.
+    pub fn new(period: usize, dev_up: f64, dev_down: f64) -> Result<Self> {
+        check_period("bollinger", "period", period, 2)?;
+        if !(dev_up.is_finite() && dev_down.is_finite()) {
+            return Err(Error::invalid_input(format!(
+                "bollinger: `dev_up` and `dev_down` must be finite, got {dev_up} and {dev_down}"
+            )));
+        }
+        Ok(Self {
+            period,
+            dev_up,
+            dev_down,
+            sma: Sma::unchecked(period),
+            squares: VecDeque::with_capacity(period + 1),
+            sum_squares: 0.0,
+        })
+    }
+
+    /// The index of the first value (TA-Lib's lookback).
+    pub fn lookback(&self) -> usize {
+        self.period - 1
+    }
+
+    /// Feeds one value; the bands once `period` values have been seen.
+    pub fn update(&mut self, x: f64) -> Option<BollingerOutput> {
+        let square = x * x;
+        self.squares.push_back(square);
+        self.sum_squares += square;
+        let middle = self.sma.update(x)?;
+        let mut variance = self.sum_squares / self.period as f64;
+        if let Some(oldest) = self.squares.pop_front() {
+            self.sum_squares -= oldest;
+        }
+        variance -= middle * middle;
+        let std = if variance < 0.000_000_01 {
+            0.0
+        } else {
+            variance.sqrt()
+        };
+        Some(BollingerOutput {
+            upper: middle + std * self.dev_up,
+            middle,
+            lower: middle - std * self.dev_down,
+        })
+    }
+}
+
+/// The three bands of [`bollinger`], NaN during the warm-up.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BollingerSeries {
+    /// The upper band.
+    pub upper: Vec<f64>,
+    /// The middle band (the SMA).
+    pub middle: Vec<f64>,
+    /// The lower band.
+    pub lower: Vec<f64>,
+}
+
+/// [`Bollinger`] over a slice.
+pub fn bollinger(
+    values: &[f64],
+    period: usize,
+    dev_up: f64,
+    dev_down: f64,
+) -> Result<BollingerSeries> {
+    let mut s = Bollinger::new(period, dev_up, dev_down)?;
+    let mut out = BollingerSeries::default();
+    for &x in values {
+        let v = s.update(x);
+        out.upper.push(v.map_or(f64::NAN, |v| v.upper));
+        out.middle.push(v.map_or(f64::NAN, |v| v.middle));
+        out.lower.push(v.map_or(f64::NAN, |v| v.lower));
+    }
+    Ok(out)
+}
+
+/// Average true range with Wilder's smoothing (TA-Lib `ATR`).
+///
+/// The true range of bar `i >= 1` is `max(high - low, |high - prev close|, |low - prev
+/// close|)`; bar 0 has none. Lookback `period`: the first ATR, at index `period`, is the mean of
+/// the true ranges of bars `1..=period`; then `atr = (atr * (period - 1) + tr) / period`.
+/// `period >= 1` (with 1 it is the true range).
+#[derive(Debug, Clone)]
+pub struct Atr {
+    period: usize,
+    prev_close: Option<f64>,
+    ranges: usize,
+    atr: f64,
+}
+
+impl Atr {
+    /// An ATR over `period` true ranges.
+    pub fn new(period: usize) -> Result<Self> {
+        check_period("atr", "period", period, 1)?;
+        Ok(Self {
+            period,
+            prev_close: None,
+            ranges: 0,
+            atr: 0.0,
+        })
+    }
+
+    /// The index of the first value (TA-Lib's lookback).
+    pub fn lookback(&self) -> usize {
+        self.period
+    }
+
+    /// Feeds one bar; the ATR once `period` true ranges have been seen.
+    pub fn update(&mut self, high: f64, low: f64, close: f64) -> Option<f64> {
+        let prev = self.prev_close.replace(close)?;
+        let mut tr = high - low;
+        let up = (prev - high).abs();
+        if up > tr {
+            tr = up;
+        }
+        let down = (low - prev).abs();
+        if down > tr {
+            tr = down;
+        }
+        let p = self.period as f64;
+        self.ranges += 1;
+        if self.ranges < self.period {
+            self.atr += tr;
+            return None;
+        }
+        if self.ranges == self.period {
+            self.atr += tr;
+            self.atr /= p;
+        } else {
+            self.atr *= p - 1.0;
+            self.atr += tr;
+            self.atr /= p;
+        }
+        Some(self.atr)
+    }
+}
+
+/// [`Atr`] over slices of equal length: NaN for the first `period`.
+pub fn atr(high: &[f64], low: &[f64], close: &[f64], period: usize) -> Result<Vec<f64>> {
+    check_lengths(
+        "atr",
+        &[
+            ("high", high.len()),
+            ("low", low.len()),
+            ("close", close.len()),
+        ],
+    )?;
+    let mut s = Atr::new(period)?;
+    Ok(collect(close.len(), |i| {
+        s.update(high[i], low[i], close[i])
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bollinger_hand_computed() {
+        let b = bollinger(&[1.0, 2.0, 3.0, 4.0], 2, 2.0, 1.0).unwrap();
+        assert!(b.middle[0].is_nan());
+        assert_eq!(b.middle[1], 1.5);
+        // population std of (1, 2) = 0.5
+        assert_eq!(b.upper[1], 2.5);
+        assert_eq!(b.lower[1], 1.0);
+        let flat = bollinger(&[7.0; 4], 3, 2.0, 2.0).unwrap();
+        assert_eq!((flat.upper[3], flat.lower[3]), (7.0, 7.0));
+        assert!(Bollinger::new(3, f64::NAN, 2.0).is_err());
+    }
+
+    #[test]
+    fn atr_hand_computed() {
+        let h = [10.0, 12.0, 11.0, 15.0];
+        let l = [9.0, 10.0, 8.0, 13.0];
+        let c = [9.5, 11.0, 9.0, 14.0];
+        // TR: -, max(2, 2.5, 0.5) = 2.5, max(3, 0, 3) = 3, max(2, 6, 4) = 6
+        let a = atr(&h, &l, &c, 2).unwrap();
+        assert!(a[0].is_nan() && a[1].is_nan());
+        assert_eq!(a[2], 2.75);
+        assert_eq!(a[3], (2.75 + 6.0) / 2.0);
+        assert_eq!(&atr(&h, &l, &c, 1).unwrap()[1..], &[2.5, 3.0, 6.0]);
+        assert!(atr(&h, &l[..3], &c, 2).is_err());
+    }
+}
