@@ -73,6 +73,72 @@ pub(crate) enum Command {
     /// Query the audit trail: every recorded decision and state change, by conversation,
     /// agent, time range, stream or type.
     Audit(AuditArgs),
+    /// Trading analytics on CSV files, without writing Rust.
+    #[command(subcommand)]
+    Quant(QuantCommand),
+}
+
+/// How `cadre quant` prints its table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub(crate) enum TableFormat {
+    /// Aligned columns for people (the last `--tail` rows).
+    #[default]
+    Table,
+    /// CSV with a header (every row).
+    Csv,
+    /// One JSON object per row, in an array (every row).
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum QuantCommand {
+    /// Technical indicators over an OHLCV CSV file (`date,open,high,low,close,volume`),
+    /// matching TA-Lib's values and warm-up (rows before an indicator's warm-up is over are
+    /// empty in CSV, null in JSON).
+    ///
+    /// Columns are named after the indicator and its parameters: `sma_20`, `ema_12`, `wma_10`,
+    /// `rsi_14`, `macd`, `macd_signal`, `macd_hist`, `bb_upper`, `bb_middle`, `bb_lower`,
+    /// `atr_14`, `stoch_k`, `stoch_d`, `obv`, `vwap`.
+    Indicators {
+        /// The OHLCV CSV file.
+        file: PathBuf,
+        /// Simple moving averages (periods, comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        sma: Vec<usize>,
+        /// Exponential moving averages (periods).
+        #[arg(long, value_delimiter = ',')]
+        ema: Vec<usize>,
+        /// Weighted moving averages (periods).
+        #[arg(long, value_delimiter = ',')]
+        wma: Vec<usize>,
+        /// RSI (Wilder) periods.
+        #[arg(long, value_delimiter = ',')]
+        rsi: Vec<usize>,
+        /// MACD as FAST,SLOW,SIGNAL (e.g. 12,26,9).
+        #[arg(long, value_name = "FAST,SLOW,SIGNAL")]
+        macd: Option<String>,
+        /// Bollinger Bands as PERIOD,DEVIATIONS (e.g. 20,2).
+        #[arg(long, value_name = "PERIOD,DEVS")]
+        bbands: Option<String>,
+        /// ATR (Wilder) periods.
+        #[arg(long, value_delimiter = ',')]
+        atr: Vec<usize>,
+        /// Stochastic as FASTK,SLOWK,SLOWD (TA-Lib's default 5,3,3).
+        #[arg(long, value_name = "FASTK,SLOWK,SLOWD")]
+        stoch: Option<String>,
+        /// On-balance volume.
+        #[arg(long)]
+        obv: bool,
+        /// Cumulative volume-weighted average price.
+        #[arg(long)]
+        vwap: bool,
+        /// Rows shown by the table format (the most recent).
+        #[arg(long, default_value_t = 20)]
+        tail: usize,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: TableFormat,
+    },
 }
 
 /// Which event store (workflows, audit trail).

@@ -14,6 +14,7 @@ mod crew;
 mod dlq;
 mod flow;
 mod ops;
+mod quant;
 mod stream;
 
 /// Runs the parsed command line.
@@ -33,6 +34,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Resume { db } => with_runtime(&cli.source, |loaded| ops::resume(db, loaded)),
         Command::Flow(cmd) => with_runtime(&cli.source, |loaded| flow::run(cmd, loaded)),
         Command::Audit(args) => with_runtime(&cli.source, |loaded| flow::audit(args, loaded)),
+        Command::Quant(cmd) => quant::run(cmd),
     }
 }
 
