@@ -631,6 +631,19 @@ pub(crate) enum BenchCommand {
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
+    /// Technical indicators (batch form) over a long synthetic series, one at a time: points
+    /// per second for each, best of `--repeat` runs (compare with `scripts/peers/indicators-vs-talib`).
+    Indicators {
+        /// Points (bars) in the series.
+        #[arg(long, default_value_t = 10_000_000)]
+        points: usize,
+        /// Runs per indicator; the fastest counts.
+        #[arg(long, default_value_t = 3)]
+        repeat: usize,
+        /// Output format (`json`: one object).
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
     /// Durable workflows: 3-step workflows (`a → b → c`, a checkpoint committed after every
     /// step), many in flight, on SQLite (default) or PostgreSQL.
     Flow {

@@ -58,6 +58,11 @@ pub(crate) async fn run(
             };
             store(spec, postgres, db, format).await
         }
+        BenchCommand::Indicators {
+            points,
+            repeat,
+            format,
+        } => indicators(points.max(100), repeat.max(1), format),
         BenchCommand::Flow {
             workflows,
             concurrency,
@@ -158,6 +163,108 @@ async fn store(
             report.events_per_s,
             report.appends_per_s
         )),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One indicator's timing.
+#[derive(Debug, serde::Serialize)]
+struct IndicatorTiming {
+    name: &'static str,
+    points: usize,
+    seconds: f64,
+    points_per_s: f64,
+}
+
+/// Times the batch form of each indicator on a deterministic random-walk OHLCV series.
+fn indicators(points: usize, repeat: usize, format: Format) -> anyhow::Result<ExitCode> {
+    use cadre_pack_trading::indicators as ind;
+    let mut rng = fastrand::Rng::with_seed(20_261_125);
+    let mut close = Vec::with_capacity(points);
+    let mut high = Vec::with_capacity(points);
+    let mut low = Vec::with_capacity(points);
+    let mut volume = Vec::with_capacity(points);
+    let mut price = 100.0_f64;
+    for _ in 0..points {
+        price *= 1.0 + (rng.f64() - 0.5) * 0.02;
+        let spread = price * rng.f64() * 0.01;
+        close.push(price);
+        high.push(price + spread);
+        low.push(price - spread);
+        volume.push(1_000.0 + rng.f64() * 9_000.0);
+    }
+    type Run<'a> = Box<dyn Fn() -> anyhow::Result<f64> + 'a>;
+    // Each run returns a value of its output so the work cannot be optimised away.
+    let last = |v: &[f64]| v.last().copied().unwrap_or(0.0);
+    let cases: Vec<(&'static str, Run<'_>)> = vec![
+        ("sma_20", Box::new(|| Ok(last(&ind::sma(&close, 20)?)))),
+        ("ema_20", Box::new(|| Ok(last(&ind::ema(&close, 20)?)))),
+        ("wma_20", Box::new(|| Ok(last(&ind::wma(&close, 20)?)))),
+        ("rsi_14", Box::new(|| Ok(last(&ind::rsi(&close, 14)?)))),
+        (
+            "macd_12_26_9",
+            Box::new(|| Ok(last(&ind::macd(&close, 12, 26, 9)?.histogram))),
+        ),
+        (
+            "bbands_20_2",
+            Box::new(|| Ok(last(&ind::bollinger(&close, 20, 2.0, 2.0)?.upper))),
+        ),
+        (
+            "atr_14",
+            Box::new(|| Ok(last(&ind::atr(&high, &low, &close, 14)?))),
+        ),
+        (
+            "stoch_5_3_3",
+            Box::new(|| Ok(last(&ind::stoch(&high, &low, &close, 5, 3, 3)?.d))),
+        ),
+        ("obv", Box::new(|| Ok(last(&ind::obv(&close, &volume)?)))),
+        (
+            "vwap",
+            Box::new(|| Ok(last(&ind::vwap(&high, &low, &close, &volume)?))),
+        ),
+    ];
+    let bar = progress_bar(cases.len() as u64, "indicators timed");
+    let mut timings = Vec::new();
+    let mut sink = 0.0;
+    for (name, run) in &cases {
+        let mut best = f64::INFINITY;
+        for _ in 0..repeat {
+            let t = std::time::Instant::now();
+            sink += run()?;
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+        timings.push(IndicatorTiming {
+            name,
+            points,
+            seconds: best,
+            points_per_s: points as f64 / best,
+        });
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    tracing::debug!(
+        sink,
+        "indicator outputs (keeps the work from being optimised away)"
+    );
+    match format {
+        Format::Json => output::data(serde_json::to_string(&serde_json::json!({
+            "points": points,
+            "repeat": repeat,
+            "indicators": timings,
+        }))?),
+        Format::Text => {
+            output::data(format_args!(
+                "{points} points, batch form, best of {repeat} run(s) each"
+            ));
+            for t in &timings {
+                output::data(format_args!(
+                    "  {:<14} {:>8.1} M points/s  ({:.3} s)",
+                    t.name,
+                    t.points_per_s / 1e6,
+                    t.seconds
+                ));
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
