@@ -134,3 +134,51 @@ fn bad_files_and_flags_are_named() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn bench_indicators_reports_every_indicator() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = cadre(
+        &[
+            "bench",
+            "indicators",
+            "--points",
+            "5000",
+            "--repeat",
+            "1",
+            "--format",
+            "json",
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = r["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "sma_20",
+            "ema_20",
+            "wma_20",
+            "rsi_14",
+            "macd_12_26_9",
+            "bbands_20_2",
+            "atr_14",
+            "stoch_5_3_3",
+            "obv",
+            "vwap"
+        ]
+    );
+    assert!(
+        r["indicators"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["points_per_s"].as_f64().unwrap() > 0.0)
+    );
+}
