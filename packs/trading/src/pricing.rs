@@ -278,12 +278,12 @@ impl Greeks {
 }
 
 /// The standard normal CDF, accurate in the tails (through `erfc`).
-fn norm_cdf(x: f64) -> f64 {
+pub(crate) fn norm_cdf(x: f64) -> f64 {
     0.5 * erfc(-x * FRAC_1_SQRT_2)
 }
 
 /// The standard normal density.
-fn norm_pdf(x: f64) -> f64 {
+pub(crate) fn norm_pdf(x: f64) -> f64 {
     (-0.5 * x * x).exp() / (2.0 * PI).sqrt()
 }
 
