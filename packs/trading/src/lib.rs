@@ -14,6 +14,8 @@
 //! - [`risk`]: historical, parametric (normal) and Cornish-Fisher VaR and CVaR, annualised
 //!   volatility and return, Sharpe, Sortino, Calmar, maximum drawdown and its duration, beta and
 //!   correlation matrices, with empyrical's conventions (a loss is a negative return).
+//! - [`sizing`]: position sizing (fixed fractional, volatility targeting, capped Kelly) and
+//!   [`RiskLimits`](sizing::RiskLimits) that report typed [`Breach`](sizing::Breach)es.
 //!
 //! The numbers are checked against the field's reference libraries: `tests/golden/generate.py`
 //! writes the TA-Lib fixtures that `tests/indicators_golden.rs` and `tests/patterns_golden.rs`
@@ -27,3 +29,4 @@ pub mod market;
 pub mod patterns;
 pub mod pricing;
 pub mod risk;
+pub mod sizing;
