@@ -8,11 +8,25 @@
 //!   each streaming (O(1) per update) and batch, matching TA-Lib's values and warm-up lengths.
 //! - [`patterns`]: candlestick patterns (doji, hammer, shooting star, engulfing, morning and
 //!   evening star) as TA-Lib's `CDL*` functions find them.
+//! - [`pricing`]: Black-Scholes-Merton European options with a continuous dividend yield:
+//!   price, Greeks (QuantLib's units: vega and rho per 1.00, theta per year), a safeguarded
+//!   implied-volatility solver, a batch API and [`Decimal`](rust_decimal::Decimal) premiums.
+//! - [`risk`]: historical, parametric (normal) and Cornish-Fisher VaR and CVaR, annualised
+//!   volatility and return, Sharpe, Sortino, Calmar, maximum drawdown and its duration, beta and
+//!   correlation matrices, with empyrical's conventions (a loss is a negative return).
+//! - [`sizing`]: position sizing (fixed fractional, volatility targeting, capped Kelly) and
+//!   [`RiskLimits`](sizing::RiskLimits) that report typed [`Breach`](sizing::Breach)es.
 //!
-//! The numbers are checked against TA-Lib: `tests/golden/generate.py` writes the fixtures that
-//! `tests/indicators_golden.rs` and `tests/patterns_golden.rs` compare with.
+//! The numbers are checked against the field's reference libraries: `tests/golden/generate.py`
+//! writes the TA-Lib fixtures that `tests/indicators_golden.rs` and `tests/patterns_golden.rs`
+//! compare with, `tests/golden/generate_pricing.py` the QuantLib one of
+//! `tests/pricing_golden.rs` and `tests/golden/generate_risk.py` the empyrical one of
+//! `tests/risk_golden.rs`.
 #![warn(missing_docs)]
 
 pub mod indicators;
 pub mod market;
 pub mod patterns;
+pub mod pricing;
+pub mod risk;
+pub mod sizing;
