@@ -139,6 +139,44 @@ pub(crate) enum QuantCommand {
         #[arg(long, value_enum, default_value_t)]
         format: TableFormat,
     },
+    /// Price European options (Black-Scholes-Merton with a dividend yield): price, Greeks and,
+    /// where a market `price` is given, the implied volatility.
+    ///
+    /// Input columns: `type` (call|put), `spot`, `strike`, `expiry_years`, `rate`, `dividend`,
+    /// `volatility`, and optionally `price` (then `volatility` may be empty and the Greeks are
+    /// at the implied volatility). Output columns add `price`, `delta`, `gamma`, `vega`,
+    /// `theta`, `rho`, `iv`. Units as QuantLib reports them: vega and rho per 1.00 change of
+    /// volatility / rate, theta per year. A bad row is reported with its line and skipped
+    /// (exit 1); the others are printed.
+    Price {
+        /// The options CSV.
+        file: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: TableFormat,
+    },
+    /// Risk statistics of return series: annual return and volatility, Sharpe, Sortino,
+    /// Calmar, maximum drawdown and its duration, VaR and CVaR (historical, normal,
+    /// Cornish-Fisher), as empyrical computes them (a loss is negative).
+    ///
+    /// Input: a `date` column and one column of daily simple returns per series. One output
+    /// row per series.
+    Risk {
+        /// The returns CSV.
+        file: PathBuf,
+        /// VaR / CVaR confidence levels, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "0.95,0.99")]
+        var: Vec<f64>,
+        /// Risk-free return per period (as empyrical's `risk_free`).
+        #[arg(long, default_value_t = 0.0)]
+        risk_free: f64,
+        /// Periods per year (252 for daily returns).
+        #[arg(long, default_value_t = 252.0)]
+        periods: f64,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: TableFormat,
+    },
 }
 
 /// Which event store (workflows, audit trail).

@@ -182,3 +182,97 @@ fn bench_indicators_reports_every_indicator() {
             .all(|i| i["points_per_s"].as_f64().unwrap() > 0.0)
     );
 }
+
+#[test]
+fn options_are_priced_with_greeks_and_implied_vol() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("opts.csv"),
+        "type,spot,strike,expiry_years,rate,dividend,volatility,price\n\
+         call,100,100,1,0.05,0.02,0.2,\n\
+         put,100,90,0.5,0.03,0,,2.5\n\
+         call,100,-5,1,0.05,0,0.2,\n",
+    )
+    .unwrap();
+    let out = cadre(
+        &["quant", "price", "opts.csv", "--format", "json"],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(1), "a bad row makes the exit 1");
+    assert!(
+        text(&out.stderr).contains("opts.csv:4"),
+        "{}",
+        text(&out.stderr)
+    );
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 2, "the good rows are still printed");
+    // Black-Scholes-Merton, S = K = 100, T = 1, r = 5 %, q = 2 %, σ = 20 %.
+    let call = &rows[0];
+    assert!(
+        (call["price"].as_f64().unwrap() - 9.227_006).abs() < 1e-5,
+        "{call}"
+    );
+    assert!(
+        (call["delta"].as_f64().unwrap() - 0.586_851).abs() < 1e-5,
+        "{call}"
+    );
+    assert!(call["iv"].is_null());
+    // The implied volatility reproduces the market price.
+    let put = &rows[1];
+    assert!((put["price"].as_f64().unwrap() - 2.5).abs() < 1e-8, "{put}");
+    assert!(
+        put["iv"].as_f64().unwrap() > 0.2 && put["iv"].as_f64().unwrap() < 0.3,
+        "{put}"
+    );
+}
+
+#[test]
+fn risk_statistics_per_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("date,a,b\n");
+    for i in 0..100 {
+        let a = if i == 10 {
+            -0.5
+        } else if i % 2 == 0 {
+            0.01
+        } else {
+            -0.004
+        };
+        let b = if i % 5 == 0 { -0.02 } else { 0.006 };
+        csv.push_str(&format!("2024-01-{i:03},{a},{b}\n"));
+    }
+    std::fs::write(dir.path().join("r.csv"), csv).unwrap();
+    let out = cadre(
+        &[
+            "quant", "risk", "r.csv", "--var", "0.95", "--format", "json",
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows[0]["series"], "a");
+    assert_eq!(rows[0]["observations"], 100);
+    assert!(
+        rows[0]["max_drawdown"].as_f64().unwrap() <= -0.5,
+        "{}",
+        rows[0]
+    );
+    assert!(
+        rows[0]["var_95"].as_f64().unwrap() < 0.0,
+        "a loss is negative"
+    );
+    for key in [
+        "sharpe",
+        "sortino",
+        "calmar",
+        "volatility",
+        "cvar_95",
+        "var_95_normal",
+        "var_95_cf",
+    ] {
+        assert!(rows[1][key].is_number(), "{key}: {}", rows[1]);
+    }
+    let out = cadre(&["quant", "risk", "r.csv", "--var", "1.5"], dir.path());
+    assert!(text(&out.stderr).contains("--var"), "{}", text(&out.stderr));
+}
