@@ -3,7 +3,9 @@
 //! The streaming form is a struct whose `update` takes one observation and returns the value
 //! for it once the warm-up is over (`None` before), in O(1) per update (amortised for the
 //! stochastic's rolling high/low). The batch form takes whole slices and returns one value per
-//! input, `NaN` during the warm-up; it runs the streaming form, so the two cannot disagree.
+//! input, `NaN` during the warm-up. Most batch forms run the streaming form; SMA, EMA and WMA
+//! are slice loops doing the same floating-point operations in the same order (faster, no
+//! window buffer). A seeded property test checks every pair agrees bit for bit.
 //!
 //! Every indicator follows TA-Lib (the reference of the field) exactly: the same warm-up length
 //! (TA-Lib's *lookback*: the index of the first value), the same seeding and smoothing, the

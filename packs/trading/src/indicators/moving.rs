@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 
 use cadre_core::Result;
 
-use super::{check_period, collect};
+use super::check_period;
 
 /// Simple moving average (TA-Lib `SMA`).
 ///
@@ -54,9 +54,27 @@ impl Sma {
 }
 
 /// [`Sma`] over a slice: one value per input, NaN for the first `period - 1`.
+///
+/// A slice loop doing [`Sma::update`]'s floating-point operations in the same order, so the
+/// two agree bit for bit (tested) without a window buffer.
 pub fn sma(values: &[f64], period: usize) -> Result<Vec<f64>> {
-    let mut s = Sma::new(period)?;
-    Ok(collect(values.len(), |i| s.update(values[i])))
+    check_period("sma", "period", period, 2)?;
+    let n = values.len();
+    let mut out = vec![f64::NAN; n];
+    if n < period {
+        return Ok(out);
+    }
+    let divisor = period as f64;
+    let mut sum = 0.0;
+    for &x in &values[..period - 1] {
+        sum += x;
+    }
+    for (i, slot) in out.iter_mut().enumerate().skip(period - 1) {
+        sum += values[i];
+        *slot = sum / divisor;
+        sum -= values[i + 1 - period];
+    }
+    Ok(out)
 }
 
 /// Exponential moving average (TA-Lib `EMA`, its default "classic" compatibility).
@@ -121,9 +139,28 @@ impl Ema {
 }
 
 /// [`Ema`] over a slice: one value per input, NaN for the first `period - 1`.
+///
+/// A slice loop doing [`Ema::update`]'s floating-point operations in the same order (the two
+/// agree bit for bit, tested).
 pub fn ema(values: &[f64], period: usize) -> Result<Vec<f64>> {
-    let mut s = Ema::new(period)?;
-    Ok(collect(values.len(), |i| s.update(values[i])))
+    check_period("ema", "period", period, 2)?;
+    let n = values.len();
+    let mut out = vec![f64::NAN; n];
+    if n < period {
+        return Ok(out);
+    }
+    let k = 2.0 / (period + 1) as f64;
+    let mut seed = 0.0;
+    for &x in &values[..period] {
+        seed += x;
+    }
+    let mut v = seed / period as f64;
+    out[period - 1] = v;
+    for (slot, &x) in out[period..].iter_mut().zip(&values[period..]) {
+        v = (x - v) * k + v;
+        *slot = v;
+    }
+    Ok(out)
 }
 
 /// Weighted moving average (TA-Lib `WMA`): weights `1..=period`, the newest weighing most.
@@ -182,9 +219,33 @@ impl Wma {
 }
 
 /// [`Wma`] over a slice: one value per input, NaN for the first `period - 1`.
+///
+/// A slice loop doing [`Wma::update`]'s floating-point operations in the same order (the two
+/// agree bit for bit, tested).
 pub fn wma(values: &[f64], period: usize) -> Result<Vec<f64>> {
-    let mut s = Wma::new(period)?;
-    Ok(collect(values.len(), |i| s.update(values[i])))
+    check_period("wma", "period", period, 2)?;
+    let n = values.len();
+    let mut out = vec![f64::NAN; n];
+    if n < period {
+        return Ok(out);
+    }
+    let divider = (period * (period + 1) / 2) as f64;
+    let weight = period as f64;
+    let (mut plain, mut weighted, mut trailing) = (0.0, 0.0, 0.0);
+    for (i, &x) in values[..period - 1].iter().enumerate() {
+        plain += x;
+        weighted += x * (i + 1) as f64;
+    }
+    for (i, slot) in out.iter_mut().enumerate().skip(period - 1) {
+        let x = values[i];
+        plain += x;
+        plain -= trailing;
+        weighted += x * weight;
+        trailing = values[i + 1 - period];
+        *slot = weighted / divider;
+        weighted -= plain;
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
