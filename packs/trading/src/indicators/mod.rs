@@ -3,9 +3,10 @@
 //! The streaming form is a struct whose `update` takes one observation and returns the value
 //! for it once the warm-up is over (`None` before), in O(1) per update (amortised for the
 //! stochastic's rolling high/low). The batch form takes whole slices and returns one value per
-//! input, `NaN` during the warm-up. Most batch forms run the streaming form; SMA, EMA and WMA
-//! are slice loops doing the same floating-point operations in the same order (faster, no
-//! window buffer). A seeded property test checks every pair agrees bit for bit.
+//! input, `NaN` during the warm-up. The batch forms of SMA, EMA, WMA, RSI and ATR are slice
+//! loops doing the streaming form's floating-point operations in the same order (faster: no
+//! window buffer, no `Option` per point); the others run the streaming form. A seeded property
+//! test checks every pair agrees bit for bit.
 //!
 //! Every indicator follows TA-Lib (the reference of the field) exactly: the same warm-up length
 //! (TA-Lib's *lookback*: the index of the first value), the same seeding and smoothing, the
@@ -61,9 +62,4 @@ fn check_lengths(indicator: &str, lens: &[(&str, usize)]) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Runs a streaming indicator over `n` inputs, NaN where it has no value yet.
-fn collect(n: usize, mut step: impl FnMut(usize) -> Option<f64>) -> Vec<f64> {
-    (0..n).map(|i| step(i).unwrap_or(f64::NAN)).collect()
 }

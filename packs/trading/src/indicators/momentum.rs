@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use cadre_core::Result;
 
 use super::moving::{Ema, Sma};
-use super::{check_lengths, check_period, collect, ta_is_zero};
+use super::{check_lengths, check_period, ta_is_zero};
 
 /// Relative strength index with Wilder's smoothing (TA-Lib `RSI`, classic compatibility).
 ///
@@ -78,9 +78,51 @@ impl Rsi {
 }
 
 /// [`Rsi`] over a slice: one value per input, NaN for the first `period`.
+///
+/// A slice loop doing [`Rsi::update`]'s floating-point operations in the same order (the two
+/// agree bit for bit, tested).
 pub fn rsi(values: &[f64], period: usize) -> Result<Vec<f64>> {
-    let mut s = Rsi::new(period)?;
-    Ok(collect(values.len(), |i| s.update(values[i])))
+    check_period("rsi", "period", period, 2)?;
+    let n = values.len();
+    let mut out = vec![f64::NAN; n];
+    if n <= period {
+        return Ok(out);
+    }
+    let p = period as f64;
+    let value = |gain: f64, loss: f64| {
+        let total = gain + loss;
+        if ta_is_zero(total) {
+            0.0
+        } else {
+            100.0 * (gain / total)
+        }
+    };
+    let (mut gain, mut loss) = (0.0, 0.0);
+    for w in values[..=period].windows(2) {
+        let change = w[1] - w[0];
+        if change < 0.0 {
+            loss -= change;
+        } else {
+            gain += change;
+        }
+    }
+    loss /= p;
+    gain /= p;
+    out[period] = value(gain, loss);
+    for i in period + 1..n {
+        let change = values[i] - values[i - 1];
+        loss *= p - 1.0;
+        gain *= p - 1.0;
+        if change < 0.0 {
+            loss -= change;
+        } else {
+            gain += change;
+        }
+        loss /= p;
+        gain /= p;
+        out[i] = value(gain, loss);
+    }
+    Ok(out)
 }
 
 /// One MACD value.

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use cadre_core::{Error, Result};
 
 use super::moving::Sma;
-use super::{check_lengths, check_period, collect};
+use super::{check_lengths, check_period};
 
 /// One Bollinger Bands value.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -182,10 +182,41 @@ pub fn atr(high: &[f64], low: &[f64], close: &[f64], period: usize) -> Result<Ve
             ("close", close.len()),
         ],
     )?;
-    let mut s = Atr::new(period)?;
-    Ok(collect(close.len(), |i| {
-        s.update(high[i], low[i], close[i])
-    }))
+    // A slice loop doing `Atr::update`'s floating-point operations in the same order (the two
+    // agree bit for bit, tested).
+    check_period("atr", "period", period, 1)?;
+    let n = close.len();
+    let mut out = vec![f64::NAN; n];
+    if n <= period {
+        return Ok(out);
+    }
+    let true_range = |i: usize| {
+        let prev = close[i - 1];
+        let mut tr = high[i] - low[i];
+        let up = (prev - high[i]).abs();
+        if up > tr {
+            tr = up;
+        }
+        let down = (low[i] - prev).abs();
+        if down > tr {
+            tr = down;
+        }
+        tr
+    };
+    let p = period as f64;
+    let mut atr = 0.0;
+    for i in 1..=period {
+        atr += true_range(i);
+    }
+    atr /= p;
+    out[period] = atr;
+    for (i, slot) in out.iter_mut().enumerate().skip(period + 1) {
+        atr *= p - 1.0;
+        atr += true_range(i);
+        atr /= p;
+        *slot = atr;
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
