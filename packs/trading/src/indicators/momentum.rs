@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 
 use cadre_core::Result;
 
-use super::moving::{Ema, Sma};
+use super::moving::{Ema, Sma, ema_run};
 use super::{check_lengths, check_period, ta_is_zero};
 
 /// Relative strength index with Wilder's smoothing (TA-Lib `RSI`, classic compatibility).
@@ -200,14 +200,38 @@ pub struct MacdSeries {
 }
 
 /// [`Macd`] over a slice.
+///
+/// Slice loops doing [`Macd::update`]'s floating-point operations in the same order (the two
+/// agree bit for bit, tested).
 pub fn macd(values: &[f64], fast: usize, slow: usize, signal: usize) -> Result<MacdSeries> {
-    let mut s = Macd::new(fast, slow, signal)?;
-    let mut out = MacdSeries::default();
-    for &x in values {
-        let v = s.update(x);
-        out.macd.push(v.map_or(f64::NAN, |v| v.macd));
-        out.signal.push(v.map_or(f64::NAN, |v| v.signal));
-        out.histogram.push(v.map_or(f64::NAN, |v| v.histogram));
+    Macd::new(fast, slow, signal)?;
+    let (fast, slow) = if slow < fast {
+        (slow, fast)
+    } else {
+        (fast, slow)
+    };
+    let n = values.len();
+    let mut out = MacdSeries {
+        macd: vec![f64::NAN; n],
+        signal: vec![f64::NAN; n],
+        histogram: vec![f64::NAN; n],
+    };
+    let lookback = slow - 1 + signal - 1;
+    if n <= lookback {
+        return Ok(out);
+    }
+    // The fast EMA ignores the first `slow - fast` inputs (TA-Lib's seeding).
+    let skip = slow - fast;
+    let fast_ema = ema_run(&values[skip..], fast);
+    let slow_ema = ema_run(values, slow);
+    let line: Vec<f64> = (slow - 1..n)
+        .map(|i| fast_ema[i - skip] - slow_ema[i])
+        .collect();
+    let signal_ema = ema_run(&line, signal);
+    for (j, i) in (slow - 1..n).enumerate().skip(signal - 1) {
+        out.macd[i] = line[j];
+        out.signal[i] = signal_ema[j];
+        out.histogram[i] = line[j] - signal_ema[j];
     }
     Ok(out)
 }

@@ -59,10 +59,15 @@ impl Sma {
 /// two agree bit for bit (tested) without a window buffer.
 pub fn sma(values: &[f64], period: usize) -> Result<Vec<f64>> {
     check_period("sma", "period", period, 2)?;
+    Ok(sma_run(values, period))
+}
+
+/// The SMA slice loop, for any `period >= 1` (other indicators' inner averages).
+pub(crate) fn sma_run(values: &[f64], period: usize) -> Vec<f64> {
     let n = values.len();
     let mut out = vec![f64::NAN; n];
-    if n < period {
-        return Ok(out);
+    if n < period || period == 0 {
+        return out;
     }
     let divisor = period as f64;
     let mut sum = 0.0;
@@ -74,7 +79,7 @@ pub fn sma(values: &[f64], period: usize) -> Result<Vec<f64>> {
         *slot = sum / divisor;
         sum -= values[i + 1 - period];
     }
-    Ok(out)
+    out
 }
 
 /// Exponential moving average (TA-Lib `EMA`, its default "classic" compatibility).
@@ -144,10 +149,15 @@ impl Ema {
 /// agree bit for bit, tested).
 pub fn ema(values: &[f64], period: usize) -> Result<Vec<f64>> {
     check_period("ema", "period", period, 2)?;
+    Ok(ema_run(values, period))
+}
+
+/// The EMA slice loop, for any `period >= 1` (MACD's lines).
+pub(crate) fn ema_run(values: &[f64], period: usize) -> Vec<f64> {
     let n = values.len();
     let mut out = vec![f64::NAN; n];
-    if n < period {
-        return Ok(out);
+    if n < period || period == 0 {
+        return out;
     }
     let k = 2.0 / (period + 1) as f64;
     let mut seed = 0.0;
@@ -160,7 +170,7 @@ pub fn ema(values: &[f64], period: usize) -> Result<Vec<f64>> {
         v = (x - v) * k + v;
         *slot = v;
     }
-    Ok(out)
+    out
 }
 
 /// Weighted moving average (TA-Lib `WMA`): weights `1..=period`, the newest weighing most.

@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 
 use cadre_core::{Error, Result};
 
-use super::moving::Sma;
+use super::moving::{Sma, sma_run};
 use super::{check_lengths, check_period};
 
 /// One Bollinger Bands value.
@@ -100,13 +100,40 @@ pub fn bollinger(
     dev_up: f64,
     dev_down: f64,
 ) -> Result<BollingerSeries> {
-    let mut s = Bollinger::new(period, dev_up, dev_down)?;
-    let mut out = BollingerSeries::default();
-    for &x in values {
-        let v = s.update(x);
-        out.upper.push(v.map_or(f64::NAN, |v| v.upper));
-        out.middle.push(v.map_or(f64::NAN, |v| v.middle));
-        out.lower.push(v.map_or(f64::NAN, |v| v.lower));
+    // Slice loops doing `Bollinger::update`'s floating-point operations in the same order (the
+    // two agree bit for bit, tested).
+    Bollinger::new(period, dev_up, dev_down)?;
+    let n = values.len();
+    let middle = sma_run(values, period);
+    let mut out = BollingerSeries {
+        upper: vec![f64::NAN; n],
+        middle: vec![f64::NAN; n],
+        lower: vec![f64::NAN; n],
+    };
+    if n < period {
+        return Ok(out);
+    }
+    let divisor = period as f64;
+    let mut sum_squares = 0.0;
+    for &x in &values[..period - 1] {
+        sum_squares += x * x;
+    }
+    for i in period - 1..n {
+        let x = values[i];
+        sum_squares += x * x;
+        let m = middle[i];
+        let mut variance = sum_squares / divisor;
+        let oldest = values[i + 1 - period];
+        sum_squares -= oldest * oldest;
+        variance -= m * m;
+        let std = if variance < 0.000_000_01 {
+            0.0
+        } else {
+            variance.sqrt()
+        };
+        out.upper[i] = m + std * dev_up;
+        out.middle[i] = m;
+        out.lower[i] = m - std * dev_down;
     }
     Ok(out)
 }
