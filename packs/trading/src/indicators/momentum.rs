@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 
 use cadre_core::Result;
 
-use super::moving::{Ema, Sma, ema_run};
+use super::moving::{Ema, Sma, ema_run, sma_run};
 use super::{check_lengths, check_period, ta_is_zero};
 
 /// Relative strength index with Wilder's smoothing (TA-Lib `RSI`, classic compatibility).
@@ -372,12 +372,41 @@ pub fn stoch(
             ("close", close.len()),
         ],
     )?;
-    let mut s = Stoch::new(fastk, slowk, slowd)?;
-    let mut out = StochSeries::default();
-    for i in 0..close.len() {
-        let v = s.update(high[i], low[i], close[i]);
-        out.k.push(v.map_or(f64::NAN, |v| v.k));
-        out.d.push(v.map_or(f64::NAN, |v| v.d));
+    // The same operations as `Stoch::update` in the same order (the two agree bit for bit,
+    // tested), with the two averages as slice loops.
+    Stoch::new(fastk, slowk, slowd)?;
+    let n = close.len();
+    let mut out = StochSeries {
+        k: vec![f64::NAN; n],
+        d: vec![f64::NAN; n],
+    };
+    if n < fastk {
+        return Ok(out);
+    }
+    let (mut hi, mut lo) = (Extremum::new(fastk, 1.0), Extremum::new(fastk, -1.0));
+    let mut fast = Vec::with_capacity(n + 1 - fastk);
+    for i in 0..n {
+        let hh = hi.update(high[i]);
+        let ll = lo.update(low[i]);
+        if i + 1 < fastk {
+            continue;
+        }
+        let diff = (hh - ll) / 100.0;
+        fast.push(if diff != 0.0 {
+            (close[i] - ll) / diff
+        } else {
+            0.0
+        });
+    }
+    let k = sma_run(&fast, slowk);
+    if fast.len() < slowk {
+        return Ok(out);
+    }
+    let d = sma_run(&k[slowk - 1..], slowd);
+    let first = fastk - 1 + slowk - 1;
+    for (j, &dv) in d.iter().enumerate().skip(slowd - 1) {
+        out.k[first + j] = k[slowk - 1 + j];
+        out.d[first + j] = dv;
     }
     Ok(out)
 }
