@@ -73,28 +73,52 @@ fn streaming_equals_batch() {
                 bits(&st)
             );
 
-            let mut s = Bollinger::new(period, 2.0, 2.0).unwrap();
-            let st: Vec<f64> = c
-                .iter()
-                .map(|&x| nan(s.update(x).map(|o| o.upper)))
-                .collect();
-            let batch = indicators::bollinger(&c, period, 2.0, 2.0).unwrap();
-            prop_assert_eq!(bits(&batch.upper), bits(&st));
+            let mut s = Bollinger::new(period, 2.0, 1.5).unwrap();
+            let st: Vec<_> = c.iter().map(|&x| s.update(x)).collect();
+            let batch = indicators::bollinger(&c, period, 2.0, 1.5).unwrap();
+            let line = |f: fn(&indicators::BollingerOutput) -> f64| -> Vec<f64> {
+                st.iter().map(|o| nan(o.as_ref().map(f))).collect()
+            };
+            prop_assert_eq!(bits(&batch.upper), bits(&line(|o| o.upper)));
+            prop_assert_eq!(bits(&batch.middle), bits(&line(|o| o.middle)));
+            prop_assert_eq!(bits(&batch.lower), bits(&line(|o| o.lower)));
 
-            let mut s = Macd::new(period, period * 2, 3).unwrap();
-            let st: Vec<f64> = c
-                .iter()
-                .map(|&x| nan(s.update(x).map(|o| o.signal)))
-                .collect();
-            let batch = indicators::macd(&c, period, period * 2, 3).unwrap();
-            prop_assert_eq!(bits(&batch.signal), bits(&st));
+            // Signal periods 1.. and a fast period above the slow one (swapped, as TA-Lib).
+            for (fast, slow, signal) in [
+                (period, period * 2, 3),
+                (period + 3, period, 1),
+                (2, period + 1, period),
+            ] {
+                let mut s = Macd::new(fast, slow, signal).unwrap();
+                let st: Vec<_> = c.iter().map(|&x| s.update(x)).collect();
+                let batch = indicators::macd(&c, fast, slow, signal).unwrap();
+                let line = |f: fn(&indicators::MacdOutput) -> f64| -> Vec<f64> {
+                    st.iter().map(|o| nan(o.as_ref().map(f))).collect()
+                };
+                prop_assert_eq!(bits(&batch.macd), bits(&line(|o| o.macd)));
+                prop_assert_eq!(bits(&batch.signal), bits(&line(|o| o.signal)));
+                prop_assert_eq!(bits(&batch.histogram), bits(&line(|o| o.histogram)));
+            }
 
-            let mut s = Stoch::new(period, 3, 3).unwrap();
-            let st: Vec<f64> = (0..c.len())
-                .map(|i| nan(s.update(h[i], l[i], c[i]).map(|o| o.d)))
-                .collect();
+            for (slowk, slowd) in [(3, 3), (1, 1), (period, 2)] {
+                let mut s = Stoch::new(period, slowk, slowd).unwrap();
+                let st: Vec<_> = (0..c.len()).map(|i| s.update(h[i], l[i], c[i])).collect();
+                let batch = indicators::stoch(&h, &l, &c, period, slowk, slowd).unwrap();
+                let k: Vec<f64> = st.iter().map(|o| nan(o.map(|o| o.k))).collect();
+                let d: Vec<f64> = st.iter().map(|o| nan(o.map(|o| o.d))).collect();
+                prop_assert_eq!(bits(&batch.k), bits(&k));
+                prop_assert_eq!(bits(&batch.d), bits(&d));
+            }
             let batch = indicators::stoch(&h, &l, &c, period, 3, 3).unwrap();
-            prop_assert_eq!(bits(&batch.d), bits(&st));
+
+            let volume: Vec<f64> = c.iter().map(|x| (x * 7.0).fract() * 1e4).collect();
+            let mut s = indicators::Obv::new();
+            let st: Vec<f64> = c
+                .iter()
+                .zip(&volume)
+                .map(|(&x, &v)| s.update(x, v))
+                .collect();
+            prop_assert_eq!(bits(&indicators::obv(&c, &volume).unwrap()), bits(&st));
             prop_assert!(
                 batch
                     .k

@@ -4,9 +4,9 @@
 //! for it once the warm-up is over (`None` before), in O(1) per update (amortised for the
 //! stochastic's rolling high/low). The batch form takes whole slices and returns one value per
 //! input, `NaN` during the warm-up. The batch forms of SMA, EMA, WMA, RSI, ATR, MACD,
-//! Bollinger and the stochastic are slice loops doing the streaming form's floating-point
-//! operations in the same order (faster: no window buffer, no `Option` per point); OBV and VWAP
-//! run the streaming form. A seeded property test checks every pair agrees bit for bit.
+//! Bollinger, the stochastic and OBV are slice loops doing the streaming form's floating-point
+//! operations in the same order (faster: no window buffer, no `Option` per point); VWAP runs
+//! the streaming form. A seeded property test checks every pair agrees bit for bit.
 //!
 //! Every indicator follows TA-Lib (the reference of the field) exactly: the same warm-up length
 //! (TA-Lib's *lookback*: the index of the first value), the same seeding and smoothing, the
