@@ -682,6 +682,20 @@ pub(crate) enum BenchCommand {
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
+    /// Option pricing throughput: Black-Scholes-Merton price and all five Greeks for a batch
+    /// of options (`price_batch`, one thread), best of `--repeat` runs (compare with
+    /// `scripts/peers/pricing-vs-quantlib`).
+    Pricing {
+        /// Options in the batch.
+        #[arg(long, default_value_t = 2_000_000)]
+        options: usize,
+        /// Runs; the fastest counts.
+        #[arg(long, default_value_t = 3)]
+        repeat: usize,
+        /// Output format (`json`: one object).
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
     /// Durable workflows: 3-step workflows (`a → b → c`, a checkpoint committed after every
     /// step), many in flight, on SQLite (default) or PostgreSQL.
     Flow {

@@ -276,3 +276,25 @@ fn risk_statistics_per_series() {
     let out = cadre(&["quant", "risk", "r.csv", "--var", "1.5"], dir.path());
     assert!(text(&out.stderr).contains("--var"), "{}", text(&out.stderr));
 }
+
+#[test]
+fn bench_pricing_prices_every_option() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = cadre(
+        &[
+            "bench",
+            "pricing",
+            "--options",
+            "20000",
+            "--repeat",
+            "1",
+            "--format",
+            "json",
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["options"], 20000);
+    assert!(r["options_per_s"].as_f64().unwrap() > 0.0);
+}
