@@ -122,39 +122,10 @@ async fn store(
     db: Option<std::path::PathBuf>,
     format: Format,
 ) -> anyhow::Result<ExitCode> {
-    let report = match postgres {
-        Some(url) => {
-            let schema = format!(
-                "cadre_bench_{}",
-                cadre_core::MessageId::new().as_uuid().simple()
-            );
-            let pg = cadre_store::PostgresStore::connect_with(&url, &schema).await?;
-            output::note(format_args!("postgres {} schema {schema}", pg.target()));
-            let pg = Arc::new(pg);
-            let result = cadre_store::bench::appends(
-                Arc::clone(&pg) as Arc<dyn cadre_store::EventStore>,
-                spec,
-            )
-            .await;
-            if let Ok(pg) = Arc::try_unwrap(pg) {
-                pg.drop_schema().await?;
-            }
-            result?
-        }
-        None => {
-            let tmp;
-            let path = match db {
-                Some(p) => p,
-                None => {
-                    tmp = tempfile::Builder::new().prefix("cadre-bench-").tempdir()?;
-                    tmp.path().join("store.db")
-                }
-            };
-            output::note(format_args!("sqlite store: {}", path.display()));
-            let store = Arc::new(cadre_store::SqliteStore::open(&path).await?);
-            cadre_store::bench::appends(store, spec).await?
-        }
-    };
+    let report = on_bench_store(postgres, db, "store.db", |store| {
+        cadre_store::bench::appends(store, spec)
+    })
+    .await?;
     match format {
         Format::Json => output::data(serde_json::to_string(&report)?),
         Format::Text => output::data(format_args!(
@@ -332,41 +303,10 @@ async fn flow(
     let bar = progress_bar(workflows, "workflows done");
     let shown = bar.clone();
     let progress: Arc<dyn Fn() + Send + Sync> = Arc::new(move || shown.inc(1));
-    let report = match postgres {
-        Some(url) => {
-            let schema = format!(
-                "cadre_bench_{}",
-                cadre_core::MessageId::new().as_uuid().simple()
-            );
-            let pg = cadre_store::PostgresStore::connect_with(&url, &schema).await?;
-            output::note(format_args!("postgres {} schema {schema}", pg.target()));
-            let pg = Arc::new(pg);
-            let result = cadre_flow::bench::steps(
-                Arc::clone(&pg) as Arc<dyn cadre_store::EventStore>,
-                workflows,
-                concurrency,
-                progress,
-            )
-            .await;
-            if let Ok(pg) = Arc::try_unwrap(pg) {
-                pg.drop_schema().await?;
-            }
-            result?
-        }
-        None => {
-            let tmp;
-            let path = match db {
-                Some(p) => p,
-                None => {
-                    tmp = tempfile::Builder::new().prefix("cadre-bench-").tempdir()?;
-                    tmp.path().join("flows.db")
-                }
-            };
-            output::note(format_args!("sqlite store: {}", path.display()));
-            let store = Arc::new(cadre_store::SqliteStore::open(&path).await?);
-            cadre_flow::bench::steps(store, workflows, concurrency, progress).await?
-        }
-    };
+    let report = on_bench_store(postgres, db, "flows.db", |store| {
+        cadre_flow::bench::steps(store, workflows, concurrency, progress)
+    })
+    .await?;
     bar.finish_and_clear();
     match format {
         Format::Json => output::data(serde_json::to_string(&report)?),
@@ -386,6 +326,48 @@ async fn flow(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `bench` on a fresh PostgreSQL schema of `postgres` (dropped afterwards), or on the
+/// SQLite file `db` (default: `file` in a fresh temporary directory).
+async fn on_bench_store<T, F, Fut>(
+    postgres: Option<String>,
+    db: Option<std::path::PathBuf>,
+    file: &str,
+    bench: F,
+) -> anyhow::Result<T>
+where
+    F: FnOnce(Arc<dyn cadre_store::EventStore>) -> Fut,
+    Fut: std::future::Future<Output = Result<T, cadre_core::Error>>,
+{
+    if let Some(url) = postgres {
+        let schema = format!(
+            "cadre_bench_{}",
+            cadre_core::MessageId::new().as_uuid().simple()
+        );
+        let pg = cadre_store::PostgresStore::connect_with(&url, &schema).await?;
+        output::note(format_args!("postgres {} schema {schema}", pg.target()));
+        let pg = Arc::new(pg);
+        let result = bench(Arc::clone(&pg) as Arc<dyn cadre_store::EventStore>).await;
+        match Arc::try_unwrap(pg) {
+            Ok(pg) => pg.drop_schema().await?,
+            Err(_) => output::note(format_args!(
+                "schema {schema} is still in use and was left; drop it by hand"
+            )),
+        }
+        return Ok(result?);
+    }
+    let tmp;
+    let path = match db {
+        Some(p) => p,
+        None => {
+            tmp = tempfile::Builder::new().prefix("cadre-bench-").tempdir()?;
+            tmp.path().join(file)
+        }
+    };
+    output::note(format_args!("sqlite store: {}", path.display()));
+    let store = Arc::new(cadre_store::SqliteStore::open(&path).await?);
+    Ok(bench(store).await?)
 }
 
 async fn idle_agents(agents: usize, format: Format) -> anyhow::Result<ExitCode> {
