@@ -4,14 +4,16 @@ use std::collections::VecDeque;
 
 use cadre_core::Result;
 
-use super::moving::{Ema, Sma, ema_run, sma_run};
+use super::moving::{Ema, Sma};
 use super::{check_lengths, check_period, ta_is_zero};
 
 /// Relative strength index with Wilder's smoothing (TA-Lib `RSI`, classic compatibility).
 ///
 /// Lookback `period`: the first value, at index `period`, uses the plain means of the gains
-/// and losses of the first `period` changes; then `avg = (avg * (period - 1) + change) /
-/// period` for each. `RSI = 100 * gain / (gain + loss)`, and 0 when `gain + loss` is within
+/// and losses of the first `period` changes; then `avg = avg * ((period - 1) / period) +
+/// change * (1 / period)` (TA-Lib's `(avg * (period - 1) + change) / period` rounded
+/// differently, within a few ulp: the division is off the dependency chain).
+/// `RSI = 100 * gain / (gain + loss)`, and 0 when `gain + loss` is within
 /// 1e-8 of zero (TA-Lib's `TA_IS_ZERO`). `period >= 2`.
 #[derive(Debug, Clone)]
 pub struct Rsi {
@@ -43,37 +45,23 @@ impl Rsi {
     /// Feeds one value; the RSI once `period` changes have been seen.
     pub fn update(&mut self, x: f64) -> Option<f64> {
         let prev = self.prev.replace(x)?;
-        let change = x - prev;
+        let (up, down) = split(x - prev);
         let p = self.period as f64;
         self.changes += 1;
         if self.changes <= self.period {
-            if change < 0.0 {
-                self.loss -= change;
-            } else {
-                self.gain += change;
-            }
+            self.loss += down;
+            self.gain += up;
             if self.changes < self.period {
                 return None;
             }
             self.loss /= p;
             self.gain /= p;
         } else {
-            self.loss *= p - 1.0;
-            self.gain *= p - 1.0;
-            if change < 0.0 {
-                self.loss -= change;
-            } else {
-                self.gain += change;
-            }
-            self.loss /= p;
-            self.gain /= p;
+            let (decay, weight) = ((p - 1.0) / p, 1.0 / p);
+            self.loss = self.loss * decay + down * weight;
+            self.gain = self.gain * decay + up * weight;
         }
-        let total = self.gain + self.loss;
-        Some(if ta_is_zero(total) {
-            0.0
-        } else {
-            100.0 * (self.gain / total)
-        })
+        Some(rsi_value(self.gain, self.loss))
     }
 }
 
@@ -84,45 +72,58 @@ impl Rsi {
 pub fn rsi(values: &[f64], period: usize) -> Result<Vec<f64>> {
     check_period("rsi", "period", period, 2)?;
     let n = values.len();
-    let mut out = vec![f64::NAN; n];
     if n <= period {
-        return Ok(out);
+        return Ok(vec![f64::NAN; n]);
     }
+    let mut out = Vec::with_capacity(n);
+    out.resize(period, f64::NAN);
     let p = period as f64;
-    let value = |gain: f64, loss: f64| {
-        let total = gain + loss;
-        if ta_is_zero(total) {
-            0.0
-        } else {
-            100.0 * (gain / total)
-        }
-    };
     let (mut gain, mut loss) = (0.0, 0.0);
-    for w in values[..=period].windows(2) {
-        let change = w[1] - w[0];
-        if change < 0.0 {
-            loss -= change;
-        } else {
-            gain += change;
-        }
+    for (&x, &prev) in values[1..=period].iter().zip(values) {
+        let (up, down) = split(x - prev);
+        gain += up;
+        loss += down;
     }
     loss /= p;
     gain /= p;
-    out[period] = value(gain, loss);
-    for i in period + 1..n {
-        let change = values[i] - values[i - 1];
-        loss *= p - 1.0;
-        gain *= p - 1.0;
-        if change < 0.0 {
-            loss -= change;
-        } else {
-            gain += change;
-        }
-        loss /= p;
-        gain /= p;
-        out[i] = value(gain, loss);
-    }
+    out.push(rsi_value(gain, loss));
+    let (decay, weight) = ((p - 1.0) / p, 1.0 / p);
+    out.extend(
+        values[period + 1..]
+            .iter()
+            .zip(&values[period..])
+            .map(|(&x, &prev)| {
+                let (up, down) = split(x - prev);
+                loss = loss * decay + down * weight;
+                gain = gain * decay + up * weight;
+                rsi_value(gain, loss)
+            }),
+    );
     Ok(out)
+}
+
+/// A change as (gain, loss), both `>= 0`, without a branch: the sign of a price change is a
+/// coin flip the branch predictor loses half the time. `loss + (-change)` is exactly
+/// `loss - change`, and adding `0.0` to a non-negative sum leaves it unchanged, so this is
+/// TA-Lib's `if change < 0 { loss -= change } else { gain += change }` to the bit (a NaN
+/// change still poisons the gain, as there).
+#[inline(always)]
+fn split(change: f64) -> (f64, f64) {
+    let negative = change < 0.0;
+    (
+        if negative { 0.0 } else { change },
+        if negative { -change } else { 0.0 },
+    )
+}
+
+#[inline(always)]
+fn rsi_value(gain: f64, loss: f64) -> f64 {
+    let total = gain + loss;
+    if ta_is_zero(total) {
+        0.0
+    } else {
+        100.0 * (gain / total)
+    }
 }
 
 /// One MACD value.
@@ -211,27 +212,61 @@ pub fn macd(values: &[f64], fast: usize, slow: usize, signal: usize) -> Result<M
         (fast, slow)
     };
     let n = values.len();
-    let mut out = MacdSeries {
-        macd: vec![f64::NAN; n],
-        signal: vec![f64::NAN; n],
-        histogram: vec![f64::NAN; n],
-    };
     let lookback = slow - 1 + signal - 1;
     if n <= lookback {
-        return Ok(out);
+        return Ok(MacdSeries {
+            macd: vec![f64::NAN; n],
+            signal: vec![f64::NAN; n],
+            histogram: vec![f64::NAN; n],
+        });
     }
+    // One pass with the three EMAs as scalars (no intermediate series): the same operations
+    // in the same order as `Macd::update`'s three `Ema`s.
+    let (kf, ks, kg) = (
+        2.0 / (fast + 1) as f64,
+        2.0 / (slow + 1) as f64,
+        2.0 / (signal + 1) as f64,
+    );
     // The fast EMA ignores the first `slow - fast` inputs (TA-Lib's seeding).
-    let skip = slow - fast;
-    let fast_ema = ema_run(&values[skip..], fast);
-    let slow_ema = ema_run(values, slow);
-    let line: Vec<f64> = (slow - 1..n)
-        .map(|i| fast_ema[i - skip] - slow_ema[i])
-        .collect();
-    let signal_ema = ema_run(&line, signal);
-    for (j, i) in (slow - 1..n).enumerate().skip(signal - 1) {
-        out.macd[i] = line[j];
-        out.signal[i] = signal_ema[j];
-        out.histogram[i] = line[j] - signal_ema[j];
+    let (mut f, mut s) = (0.0, 0.0);
+    for &x in &values[slow - fast..slow] {
+        f += x;
+    }
+    for &x in &values[..slow] {
+        s += x;
+    }
+    f /= fast as f64;
+    s /= slow as f64;
+    // The signal line's seed: the mean of the first `signal` MACD values.
+    let mut g = 0.0;
+    g += f - s;
+    let (df, ds, dg) = (1.0 - kf, 1.0 - ks, 1.0 - kg);
+    for &x in &values[slow..=lookback] {
+        f = f * df + x * kf;
+        s = s * ds + x * ks;
+        g += f - s;
+    }
+    g /= signal as f64;
+    let mut out = MacdSeries {
+        macd: Vec::with_capacity(n),
+        signal: Vec::with_capacity(n),
+        histogram: Vec::with_capacity(n),
+    };
+    for v in [&mut out.macd, &mut out.signal, &mut out.histogram] {
+        v.resize(lookback, f64::NAN);
+    }
+    let line = f - s;
+    out.macd.push(line);
+    out.signal.push(g);
+    out.histogram.push(line - g);
+    for &x in &values[lookback + 1..] {
+        f = f * df + x * kf;
+        s = s * ds + x * ks;
+        let line = f - s;
+        g = g * dg + line * kg;
+        out.macd.push(line);
+        out.signal.push(g);
+        out.histogram.push(line - g);
     }
     Ok(out)
 }
@@ -372,43 +407,83 @@ pub fn stoch(
             ("close", close.len()),
         ],
     )?;
-    // The same operations as `Stoch::update` in the same order (the two agree bit for bit,
-    // tested), with the two averages as slice loops.
+    // The same arithmetic as `Stoch::update` in the same order (the two agree bit for bit,
+    // tested), in one pass. The window's highest high and lowest low are tracked the way
+    // TA-Lib does it: compare the new bar with the current extreme and rescan the window only
+    // when that extreme leaves it (the maximum of a set is exact, so this equals the
+    // streaming form's monotonic deque). The two averages keep their windows in rings.
     Stoch::new(fastk, slowk, slowd)?;
     let n = close.len();
-    let mut out = StochSeries {
-        k: vec![f64::NAN; n],
-        d: vec![f64::NAN; n],
-    };
-    if n < fastk {
-        return Ok(out);
+    let lookback = fastk - 1 + slowk - 1 + slowd - 1;
+    if n <= lookback {
+        return Ok(StochSeries {
+            k: vec![f64::NAN; n],
+            d: vec![f64::NAN; n],
+        });
     }
-    let (mut hi, mut lo) = (Extremum::new(fastk, 1.0), Extremum::new(fastk, -1.0));
-    let mut fast = Vec::with_capacity(n + 1 - fastk);
-    for i in 0..n {
-        let hh = hi.update(high[i]);
-        let ll = lo.update(low[i]);
-        if i + 1 < fastk {
-            continue;
+    let mut out = StochSeries {
+        k: Vec::with_capacity(n),
+        d: Vec::with_capacity(n),
+    };
+    out.k.resize(lookback, f64::NAN);
+    out.d.resize(lookback, f64::NAN);
+    let (mut hi_at, mut lo_at) = (0, 0);
+    let (mut ring_f, mut ring_k) = (vec![0.0; slowk], vec![0.0; slowd]);
+    let (mut at_f, mut at_k) = (0, 0);
+    let (mut sum_f, mut sum_k) = (0.0, 0.0);
+    for i in fastk - 1..n {
+        let start = i + 1 - fastk;
+        if i == fastk - 1 || hi_at < start {
+            hi_at = extreme(high, start, i, |a, b| a >= b);
+        } else if high[i] >= high[hi_at] {
+            hi_at = i;
         }
+        if i == fastk - 1 || lo_at < start {
+            lo_at = extreme(low, start, i, |a, b| a <= b);
+        } else if low[i] <= low[lo_at] {
+            lo_at = i;
+        }
+        let (hh, ll) = (high[hi_at], low[lo_at]);
         let diff = (hh - ll) / 100.0;
-        fast.push(if diff != 0.0 {
+        let fast_k = if diff != 0.0 {
             (close[i] - ll) / diff
         } else {
             0.0
-        });
-    }
-    let k = sma_run(&fast, slowk);
-    if fast.len() < slowk {
-        return Ok(out);
-    }
-    let d = sma_run(&k[slowk - 1..], slowd);
-    let first = fastk - 1 + slowk - 1;
-    for (j, &dv) in d.iter().enumerate().skip(slowd - 1) {
-        out.k[first + j] = k[slowk - 1 + j];
-        out.d[first + j] = dv;
+        };
+        // Slow %K: the SMA of fast %K, as `Sma::update` does it.
+        ring_f[at_f] = fast_k;
+        at_f = if at_f + 1 == slowk { 0 } else { at_f + 1 };
+        sum_f += fast_k;
+        let seen_f = i + 2 - fastk;
+        if seen_f < slowk {
+            continue;
+        }
+        let k = sum_f / slowk as f64;
+        sum_f -= ring_f[at_f];
+        ring_k[at_k] = k;
+        at_k = if at_k + 1 == slowd { 0 } else { at_k + 1 };
+        sum_k += k;
+        if seen_f + 1 < slowk + slowd {
+            continue;
+        }
+        let d = sum_k / slowd as f64;
+        sum_k -= ring_k[at_k];
+        out.k.push(k);
+        out.d.push(d);
     }
     Ok(out)
+}
+
+/// The index of the extreme of `values[start..=end]` by `better` (the latest among equals).
+#[inline]
+fn extreme(values: &[f64], start: usize, end: usize, better: impl Fn(f64, f64) -> bool) -> usize {
+    let mut at = start;
+    for j in start + 1..=end {
+        if better(values[j], values[at]) {
+            at = j;
+        }
+    }
+    at
 }
 
 #[cfg(test)]

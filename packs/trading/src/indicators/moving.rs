@@ -65,27 +65,40 @@ pub fn sma(values: &[f64], period: usize) -> Result<Vec<f64>> {
 /// The SMA slice loop, for any `period >= 1` (other indicators' inner averages).
 pub(crate) fn sma_run(values: &[f64], period: usize) -> Vec<f64> {
     let n = values.len();
-    let mut out = vec![f64::NAN; n];
     if n < period || period == 0 {
-        return out;
+        return vec![f64::NAN; n];
     }
+    // NaN for the warm-up, then every value written once (no pre-filled buffer to overwrite).
+    let mut out = Vec::with_capacity(n);
+    out.resize(period - 1, f64::NAN);
     let divisor = period as f64;
     let mut sum = 0.0;
     for &x in &values[..period - 1] {
         sum += x;
     }
-    for (i, slot) in out.iter_mut().enumerate().skip(period - 1) {
-        sum += values[i];
-        *slot = sum / divisor;
-        sum -= values[i + 1 - period];
-    }
+    out.extend(
+        values[period - 1..]
+            .iter()
+            .zip(values)
+            .map(|(&x, &oldest)| {
+                sum += x;
+                let v = sum / divisor;
+                sum -= oldest;
+                v
+            }),
+    );
     out
 }
 
 /// Exponential moving average (TA-Lib `EMA`, its default "classic" compatibility).
 ///
 /// `k = 2 / (period + 1)`. Lookback `period - 1`: the EMA is seeded with the SMA of the first
-/// `period` inputs (output at index `period - 1`), then `ema = (x - ema) * k + ema`.
+/// `period` inputs (output at index `period - 1`), then `ema = ema * (1 - k) + x * k`.
+///
+/// TA-Lib writes the step as `(x - ema) * k + ema`: three dependent operations per input where
+/// this form has two (`x * k` does not wait for the previous value), which makes the loop about
+/// a third faster. The recurrence shrinks old rounding errors by `1 - k` per step, so the two
+/// stay within a few ulp of each other (the TA-Lib fixtures agree to 1e-9 and better).
 /// `period >= 2`.
 #[derive(Debug, Clone)]
 pub struct Ema {
@@ -125,7 +138,7 @@ impl Ema {
     /// Feeds one value; the average once the seed window is full.
     pub fn update(&mut self, x: f64) -> Option<f64> {
         let v = match self.value {
-            Some(prev) => (x - prev) * self.k + prev,
+            Some(prev) => prev * (1.0 - self.k) + x * self.k,
             None => {
                 self.seen += 1;
                 if self.seen <= self.skip {
@@ -155,21 +168,23 @@ pub fn ema(values: &[f64], period: usize) -> Result<Vec<f64>> {
 /// The EMA slice loop, for any `period >= 1` (MACD's lines).
 pub(crate) fn ema_run(values: &[f64], period: usize) -> Vec<f64> {
     let n = values.len();
-    let mut out = vec![f64::NAN; n];
     if n < period || period == 0 {
-        return out;
+        return vec![f64::NAN; n];
     }
+    let mut out = Vec::with_capacity(n);
+    out.resize(period - 1, f64::NAN);
     let k = 2.0 / (period + 1) as f64;
+    let decay = 1.0 - k;
     let mut seed = 0.0;
     for &x in &values[..period] {
         seed += x;
     }
     let mut v = seed / period as f64;
-    out[period - 1] = v;
-    for (slot, &x) in out[period..].iter_mut().zip(&values[period..]) {
-        v = (x - v) * k + v;
-        *slot = v;
-    }
+    out.push(v);
+    out.extend(values[period..].iter().map(|&x| {
+        v = v * decay + x * k;
+        v
+    }));
     out
 }
 
@@ -218,8 +233,7 @@ impl Wma {
         if self.window.len() > self.period {
             self.window.pop_front();
         }
-        self.plain += x;
-        self.plain -= self.trailing;
+        self.plain += x - self.trailing;
         self.weighted += x * self.period as f64;
         self.trailing = self.window.front().copied().unwrap_or(0.0);
         let out = self.weighted / self.divider;
@@ -235,10 +249,11 @@ impl Wma {
 pub fn wma(values: &[f64], period: usize) -> Result<Vec<f64>> {
     check_period("wma", "period", period, 2)?;
     let n = values.len();
-    let mut out = vec![f64::NAN; n];
     if n < period {
-        return Ok(out);
+        return Ok(vec![f64::NAN; n]);
     }
+    let mut out = Vec::with_capacity(n);
+    out.resize(period - 1, f64::NAN);
     let divider = (period * (period + 1) / 2) as f64;
     let weight = period as f64;
     let (mut plain, mut weighted, mut trailing) = (0.0, 0.0, 0.0);
@@ -246,15 +261,19 @@ pub fn wma(values: &[f64], period: usize) -> Result<Vec<f64>> {
         plain += x;
         weighted += x * (i + 1) as f64;
     }
-    for (i, slot) in out.iter_mut().enumerate().skip(period - 1) {
-        let x = values[i];
-        plain += x;
-        plain -= trailing;
-        weighted += x * weight;
-        trailing = values[i + 1 - period];
-        *slot = weighted / divider;
-        weighted -= plain;
-    }
+    out.extend(
+        values[period - 1..]
+            .iter()
+            .zip(values)
+            .map(|(&x, &oldest)| {
+                plain += x - trailing;
+                weighted += x * weight;
+                trailing = oldest;
+                let v = weighted / divider;
+                weighted -= plain;
+                v
+            }),
+    );
     Ok(out)
 }
 

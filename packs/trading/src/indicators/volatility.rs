@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 
 use cadre_core::{Error, Result};
 
-use super::moving::{Sma, sma_run};
+use super::moving::Sma;
 use super::{check_lengths, check_period};
 
 /// One Bollinger Bands value.
@@ -100,40 +100,46 @@ pub fn bollinger(
     dev_up: f64,
     dev_down: f64,
 ) -> Result<BollingerSeries> {
-    // Slice loops doing `Bollinger::update`'s floating-point operations in the same order (the
-    // two agree bit for bit, tested).
+    // One slice loop doing `Bollinger::update`'s floating-point operations in the same order
+    // (the two agree bit for bit, tested): the running sum and the running sum of squares.
     Bollinger::new(period, dev_up, dev_down)?;
     let n = values.len();
-    let middle = sma_run(values, period);
-    let mut out = BollingerSeries {
-        upper: vec![f64::NAN; n],
-        middle: vec![f64::NAN; n],
-        lower: vec![f64::NAN; n],
-    };
     if n < period {
-        return Ok(out);
+        return Ok(BollingerSeries {
+            upper: vec![f64::NAN; n],
+            middle: vec![f64::NAN; n],
+            lower: vec![f64::NAN; n],
+        });
+    }
+    let mut out = BollingerSeries {
+        upper: Vec::with_capacity(n),
+        middle: Vec::with_capacity(n),
+        lower: Vec::with_capacity(n),
+    };
+    for v in [&mut out.upper, &mut out.middle, &mut out.lower] {
+        v.resize(period - 1, f64::NAN);
     }
     let divisor = period as f64;
-    let mut sum_squares = 0.0;
+    let (mut sum, mut sum_squares) = (0.0, 0.0);
     for &x in &values[..period - 1] {
+        sum += x;
         sum_squares += x * x;
     }
-    for i in period - 1..n {
-        let x = values[i];
+    for (&x, &oldest) in values[period - 1..].iter().zip(values) {
+        sum += x;
+        let m = sum / divisor;
+        sum -= oldest;
         sum_squares += x * x;
-        let m = middle[i];
-        let mut variance = sum_squares / divisor;
-        let oldest = values[i + 1 - period];
+        let variance = sum_squares / divisor - m * m;
         sum_squares -= oldest * oldest;
-        variance -= m * m;
         let std = if variance < 0.000_000_01 {
             0.0
         } else {
             variance.sqrt()
         };
-        out.upper[i] = m + std * dev_up;
-        out.middle[i] = m;
-        out.lower[i] = m - std * dev_down;
+        out.upper.push(m + std * dev_up);
+        out.middle.push(m);
+        out.lower.push(m - std * dev_down);
     }
     Ok(out)
 }
@@ -142,7 +148,9 @@ pub fn bollinger(
 ///
 /// The true range of bar `i >= 1` is `max(high - low, |high - prev close|, |low - prev
 /// close|)`; bar 0 has none. Lookback `period`: the first ATR, at index `period`, is the mean of
-/// the true ranges of bars `1..=period`; then `atr = (atr * (period - 1) + tr) / period`.
+/// the true ranges of bars `1..=period`; then `atr = atr * ((period - 1) / period) + tr *
+/// (1 / period)` (TA-Lib's `(atr * (period - 1) + tr) / period`, rounded differently within a
+/// few ulp, with the division off the dependency chain).
 /// `period >= 1` (with 1 it is the true range).
 #[derive(Debug, Clone)]
 pub struct Atr {
@@ -172,15 +180,7 @@ impl Atr {
     /// Feeds one bar; the ATR once `period` true ranges have been seen.
     pub fn update(&mut self, high: f64, low: f64, close: f64) -> Option<f64> {
         let prev = self.prev_close.replace(close)?;
-        let mut tr = high - low;
-        let up = (prev - high).abs();
-        if up > tr {
-            tr = up;
-        }
-        let down = (low - prev).abs();
-        if down > tr {
-            tr = down;
-        }
+        let tr = true_range(high, low, prev);
         let p = self.period as f64;
         self.ranges += 1;
         if self.ranges < self.period {
@@ -191,9 +191,7 @@ impl Atr {
             self.atr += tr;
             self.atr /= p;
         } else {
-            self.atr *= p - 1.0;
-            self.atr += tr;
-            self.atr /= p;
+            self.atr = self.atr * ((p - 1.0) / p) + tr * (1.0 / p);
         }
         Some(self.atr)
     }
@@ -213,37 +211,42 @@ pub fn atr(high: &[f64], low: &[f64], close: &[f64], period: usize) -> Result<Ve
     // agree bit for bit, tested).
     check_period("atr", "period", period, 1)?;
     let n = close.len();
-    let mut out = vec![f64::NAN; n];
     if n <= period {
-        return Ok(out);
+        return Ok(vec![f64::NAN; n]);
     }
-    let true_range = |i: usize| {
-        let prev = close[i - 1];
-        let mut tr = high[i] - low[i];
-        let up = (prev - high[i]).abs();
-        if up > tr {
-            tr = up;
-        }
-        let down = (low[i] - prev).abs();
-        if down > tr {
-            tr = down;
-        }
-        tr
+    let mut out = Vec::with_capacity(n);
+    out.resize(period, f64::NAN);
+    let bars = |from: usize| {
+        high[from..]
+            .iter()
+            .zip(&low[from..])
+            .zip(&close[from - 1..])
+            .map(|((&h, &l), &prev)| true_range(h, l, prev))
     };
     let p = period as f64;
     let mut atr = 0.0;
-    for i in 1..=period {
-        atr += true_range(i);
+    for tr in bars(1).take(period) {
+        atr += tr;
     }
     atr /= p;
-    out[period] = atr;
-    for (i, slot) in out.iter_mut().enumerate().skip(period + 1) {
-        atr *= p - 1.0;
-        atr += true_range(i);
-        atr /= p;
-        *slot = atr;
-    }
+    out.push(atr);
+    let (decay, weight) = ((p - 1.0) / p, 1.0 / p);
+    out.extend(bars(period + 1).map(|tr| {
+        atr = atr * decay + tr * weight;
+        atr
+    }));
     Ok(out)
+}
+
+/// TA-Lib's true range: the largest of `high - low`, `|prev - high|` and `|low - prev|`
+/// (selects, not branches; a NaN high-low range stays NaN as in TA-Lib).
+#[inline(always)]
+fn true_range(high: f64, low: f64, prev: f64) -> f64 {
+    let tr = high - low;
+    let up = (prev - high).abs();
+    let tr = if up > tr { up } else { tr };
+    let down = (low - prev).abs();
+    if down > tr { down } else { tr }
 }
 
 #[cfg(test)]

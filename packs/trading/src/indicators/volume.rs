@@ -24,9 +24,7 @@ impl Obv {
     pub fn update(&mut self, close: f64, volume: f64) -> f64 {
         let obv = match self.prev {
             None => volume,
-            Some((prev_close, obv)) if close > prev_close => obv + volume,
-            Some((prev_close, obv)) if close < prev_close => obv - volume,
-            Some((_, obv)) => obv,
+            Some((prev_close, obv)) => obv + signed(close, prev_close, volume),
         };
         self.prev = Some((close, obv));
         obv
@@ -43,15 +41,26 @@ pub fn obv(close: &[f64], volume: &[f64]) -> Result<Vec<f64>> {
     };
     let mut obv = first;
     out.push(obv);
-    for i in 1..close.len() {
-        if close[i] > close[i - 1] {
-            obv += volume[i];
-        } else if close[i] < close[i - 1] {
-            obv -= volume[i];
-        }
-        out.push(obv);
-    }
+    out.extend(
+        close[1..]
+            .iter()
+            .zip(close)
+            .zip(&volume[1..])
+            .map(|((&c, &prev), &v)| {
+                obv += signed(c, prev, v);
+                obv
+            }),
+    );
     Ok(out)
+}
+
+/// The volume with the sign of the close's change, 0 when it is unchanged — a select, not a
+/// branch (the sign of a change is a coin flip for the branch predictor). Adding 0 leaves
+/// the running total as TA-Lib's `if/else if` does (up to the sign of a zero total).
+#[inline(always)]
+fn signed(close: f64, prev: f64, volume: f64) -> f64 {
+    let v = if close < prev { -volume } else { 0.0 };
+    if close > prev { volume } else { v }
 }
 
 /// Cumulative volume-weighted average price of the typical price.
