@@ -10,6 +10,9 @@
 //!   probability `p` paying `b` per unit lost, `f* = p − (1 − p)/b`, then scaled (e.g. ½ for
 //!   "half Kelly") and clamped to `[0, cap]` (a negative edge means no bet).
 //!
+//! [`AtrStops`] places a stop-loss and a take-profit at multiples of the average true range
+//! from the entry (and trails the stop behind the best price since entry, a chandelier exit).
+//!
 //! [`RiskLimits::check`] compares a portfolio with limits and returns every breach as a typed
 //! [`Breach`]. Limits are positive numbers: fractions of equity for exposures, and **losses as
 //! positive fractions** for VaR and drawdown, while the inputs keep the sign conventions of
@@ -36,6 +39,128 @@ fn fraction(field: &str, value: f64) -> Result<f64> {
         Err(Error::invalid_input(format!(
             "field `{field}`: {value} must lie in (0, 1]"
         )))
+    }
+}
+
+/// The direction of a position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// Profits when the price rises.
+    Long,
+    /// Profits when the price falls.
+    Short,
+}
+
+/// Stop-loss and take-profit levels of a position.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ExitLevels {
+    /// Exit at a loss when the price reaches this level.
+    pub stop_loss: f64,
+    /// Exit at a profit when the price reaches this level.
+    pub take_profit: f64,
+}
+
+impl ExitLevels {
+    /// Which level, if any, a bar with this high and low touches, the stop first: within one
+    /// bar the order of the two is unknown, and assuming the worse one is the prudent choice.
+    pub fn hit(&self, direction: Direction, high: f64, low: f64) -> Option<ExitHit> {
+        let (stop, take) = match direction {
+            Direction::Long => (low <= self.stop_loss, high >= self.take_profit),
+            Direction::Short => (high >= self.stop_loss, low <= self.take_profit),
+        };
+        if stop {
+            Some(ExitHit::StopLoss(self.stop_loss))
+        } else if take {
+            Some(ExitHit::TakeProfit(self.take_profit))
+        } else {
+            None
+        }
+    }
+}
+
+/// A level a bar reached, with its price.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ExitHit {
+    /// The stop-loss level.
+    StopLoss(f64),
+    /// The take-profit level.
+    TakeProfit(f64),
+}
+
+/// ATR-based exits: the stop `stop_multiple × ATR` and the target `take_profit_multiple ×
+/// ATR` away from the entry (e.g. 2 and 3: a reward/risk ratio of 1.5).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AtrStops {
+    stop_multiple: f64,
+    take_profit_multiple: f64,
+}
+
+impl AtrStops {
+    /// Exits at these multiples of the ATR.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` naming the field when a multiple is not finite and > 0.
+    pub fn new(stop_multiple: f64, take_profit_multiple: f64) -> Result<Self> {
+        Ok(Self {
+            stop_multiple: positive("stop_multiple", stop_multiple)?,
+            take_profit_multiple: positive("take_profit_multiple", take_profit_multiple)?,
+        })
+    }
+
+    /// The stop's distance in ATRs.
+    pub fn stop_multiple(&self) -> f64 {
+        self.stop_multiple
+    }
+
+    /// The target's distance in ATRs.
+    pub fn take_profit_multiple(&self) -> f64 {
+        self.take_profit_multiple
+    }
+
+    /// The levels of a position entered at `entry` when the ATR is `atr`. A long's stop is
+    /// floored at 0 (a price cannot go below it).
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` naming the field when `entry` or `atr` is not finite and > 0.
+    pub fn levels(&self, direction: Direction, entry: f64, atr: f64) -> Result<ExitLevels> {
+        positive("entry", entry)?;
+        positive("atr", atr)?;
+        let (stop, take) = (self.stop_multiple * atr, self.take_profit_multiple * atr);
+        Ok(match direction {
+            Direction::Long => ExitLevels {
+                stop_loss: (entry - stop).max(0.0),
+                take_profit: entry + take,
+            },
+            Direction::Short => ExitLevels {
+                stop_loss: entry + stop,
+                take_profit: (entry - take).max(0.0),
+            },
+        })
+    }
+
+    /// A trailing (chandelier) stop: `stop_multiple × ATR` behind the best price since entry
+    /// (the highest high for a long, the lowest low for a short), never looser than
+    /// `current` — a stop only moves in the position's favour.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` naming the field when `best` or `atr` is not finite and > 0, or
+    /// `current` is not finite.
+    pub fn trail(&self, direction: Direction, current: f64, best: f64, atr: f64) -> Result<f64> {
+        positive("best", best)?;
+        positive("atr", atr)?;
+        if !current.is_finite() {
+            return Err(Error::invalid_input(format!(
+                "field `current`: {current} must be a finite number"
+            )));
+        }
+        let distance = self.stop_multiple * atr;
+        Ok(match direction {
+            Direction::Long => current.max(best - distance),
+            Direction::Short => current.min(best + distance),
+        })
     }
 }
 

@@ -169,3 +169,63 @@ fn limits_reject_bad_input() {
         "`drawdown`",
     );
 }
+
+#[test]
+fn atr_stops_place_and_trail_exits() {
+    use cadre_pack_trading::sizing::{AtrStops, Direction, ExitHit};
+    let stops = AtrStops::new(2.0, 3.0).unwrap();
+    let long = stops.levels(Direction::Long, 100.0, 1.5).unwrap();
+    assert_eq!((long.stop_loss, long.take_profit), (97.0, 104.5));
+    let short = stops.levels(Direction::Short, 100.0, 1.5).unwrap();
+    assert_eq!((short.stop_loss, short.take_profit), (103.0, 95.5));
+    // A long's stop cannot go below zero.
+    let tight = stops.levels(Direction::Long, 1.0, 1.0).unwrap();
+    assert_eq!(tight.stop_loss, 0.0);
+
+    // A bar that spans both levels counts as the stop (the prudent assumption).
+    assert_eq!(
+        long.hit(Direction::Long, 105.0, 96.0),
+        Some(ExitHit::StopLoss(97.0))
+    );
+    assert_eq!(
+        long.hit(Direction::Long, 104.5, 99.0),
+        Some(ExitHit::TakeProfit(104.5))
+    );
+    assert_eq!(long.hit(Direction::Long, 104.0, 97.5), None);
+    assert_eq!(
+        short.hit(Direction::Short, 101.0, 95.0),
+        Some(ExitHit::TakeProfit(95.5))
+    );
+    assert_eq!(
+        short.hit(Direction::Short, 103.0, 99.0),
+        Some(ExitHit::StopLoss(103.0))
+    );
+
+    // Trailing: follows the best price, never loosens.
+    assert_eq!(
+        stops.trail(Direction::Long, 97.0, 110.0, 1.5).unwrap(),
+        107.0
+    );
+    assert_eq!(
+        stops.trail(Direction::Long, 108.0, 110.0, 1.5).unwrap(),
+        108.0
+    );
+    assert_eq!(
+        stops.trail(Direction::Short, 103.0, 90.0, 1.5).unwrap(),
+        93.0
+    );
+    assert_eq!(
+        stops.trail(Direction::Short, 92.0, 90.0, 1.5).unwrap(),
+        92.0
+    );
+
+    let e = AtrStops::new(0.0, 3.0).unwrap_err();
+    assert!(e.message().contains("stop_multiple"), "{}", e.message());
+    let e = stops.levels(Direction::Long, 100.0, f64::NAN).unwrap_err();
+    assert!(e.message().contains("`atr`"), "{}", e.message());
+    assert!(
+        stops
+            .trail(Direction::Long, f64::INFINITY, 100.0, 1.0)
+            .is_err()
+    );
+}
