@@ -61,7 +61,10 @@ fn setup(seed: u64, assets: usize, prices: usize, shrink: bool) -> Optimizer {
 
 fn assert_feasible(what: &str, w: &[f64], lo: f64, hi: f64) {
     let sum: f64 = w.iter().sum();
-    assert!((sum - 1.0).abs() < FEASIBILITY, "{what}: weights sum to {sum}");
+    assert!(
+        (sum - 1.0).abs() < FEASIBILITY,
+        "{what}: weights sum to {sum}"
+    );
     for (i, x) in w.iter().enumerate() {
         assert!(
             *x >= lo - FEASIBILITY && *x <= hi + FEASIBILITY,
@@ -140,21 +143,36 @@ fn efficient_risk_meets_its_target_and_return_its_floor() {
 fn invalid<T: std::fmt::Debug>(r: cadre_core::Result<T>, needle: &str) {
     let err = r.expect_err("should fail");
     assert_eq!(err.code(), ErrorCode::InvalidInput, "{err}");
-    assert!(err.message().contains(needle), "`{err}` should mention `{needle}`");
+    assert!(
+        err.message().contains(needle),
+        "`{err}` should mention `{needle}`"
+    );
 }
 
 #[test]
 fn bad_inputs_are_typed_errors() {
     let returns = returns_from_prices(&panel(3, 4, 50)).expect("returns");
     let cov = sample_cov(&returns, 252.0).expect("cov");
-    invalid(Optimizer::new(vec![0.1; 3], cov.clone()), "asset count mismatch");
-    invalid(Optimizer::new(vec![0.1, f64::NAN, 0.1, 0.1], cov.clone()), "index 1");
+    invalid(
+        Optimizer::new(vec![0.1; 3], cov.clone()),
+        "asset count mismatch",
+    );
+    invalid(
+        Optimizer::new(vec![0.1, f64::NAN, 0.1, 0.1], cov.clone()),
+        "index 1",
+    );
     invalid(
         Covariance::from_matrix(2, vec![1.0, 2.0, 2.0, 1.0]),
         "not positive definite",
     );
-    invalid(Covariance::from_matrix(2, vec![1.0, 0.1, 0.2, 1.0]), "not symmetric");
-    invalid(Covariance::from_matrix(2, vec![1.0, 0.0, 0.0]), "expected 2 × 2");
+    invalid(
+        Covariance::from_matrix(2, vec![1.0, 0.1, 0.2, 1.0]),
+        "not symmetric",
+    );
+    invalid(
+        Covariance::from_matrix(2, vec![1.0, 0.0, 0.0]),
+        "expected 2 × 2",
+    );
     invalid(
         Covariance::from_matrix(2, vec![1.0, f64::NAN, f64::NAN, 1.0]),
         "not finite",
@@ -269,7 +287,10 @@ fn rebalancing_holds_within_band_and_when_cost_exceeds_benefit() {
         }
         other => panic!("unexpected {other:?}"),
     }
-    invalid(rebalance(&[0.5, 0.5], &target, &policy, None), "asset count mismatch");
+    invalid(
+        rebalance(&[0.5, 0.5], &target, &policy, None),
+        "asset count mismatch",
+    );
     invalid(
         rebalance(
             &[0.5, 0.3, 0.2],

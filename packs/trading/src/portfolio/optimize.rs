@@ -95,7 +95,13 @@ impl Conic {
             p = CscMatrix::zeros((self.vars, self.vars));
         }
         let (mut rows, mut cols, mut vals, mut b) = (Vec::new(), Vec::new(), Vec::new(), vec![]);
-        for (r, (coefs, rhs)) in self.eq.iter().chain(&self.ineq).chain(&self.soc).enumerate() {
+        for (r, (coefs, rhs)) in self
+            .eq
+            .iter()
+            .chain(&self.ineq)
+            .chain(&self.soc)
+            .enumerate()
+        {
             for &(c, v) in coefs {
                 rows.push(r);
                 cols.push(c);
@@ -128,11 +134,9 @@ impl Conic {
                     "{what}: infeasible, no portfolio satisfies the constraints"
                 )))
             }
-            SolverStatus::DualInfeasible | SolverStatus::AlmostDualInfeasible => {
-                Err(Error::invalid_input(format!(
-                    "{what}: unbounded (set finite weight bounds)"
-                )))
-            }
+            SolverStatus::DualInfeasible | SolverStatus::AlmostDualInfeasible => Err(
+                Error::invalid_input(format!("{what}: unbounded (set finite weight bounds)")),
+            ),
             other => Err(Error::invalid_input(format!(
                 "{what}: the solver stopped without a solution ({other:?})"
             ))),
@@ -308,8 +312,10 @@ impl Optimizer {
                     .push(homog(g.assets.iter().map(|&a| (a, 1.0)).collect(), g.upper));
             }
             if g.lower.is_finite() {
-                c.ineq
-                    .push(homog(g.assets.iter().map(|&a| (a, -1.0)).collect(), -g.lower));
+                c.ineq.push(homog(
+                    g.assets.iter().map(|&a| (a, -1.0)).collect(),
+                    -g.lower,
+                ));
             }
         }
     }

@@ -137,9 +137,7 @@ pub fn rebalance(
             let d = (current[i] - target[i]).abs();
             match (policy.absolute, policy.relative) {
                 (None, None) => d > 0.0,
-                (a, r) => {
-                    a.is_some_and(|a| d > a) || r.is_some_and(|r| d > r * target[i].abs())
-                }
+                (a, r) => a.is_some_and(|a| d > a) || r.is_some_and(|r| d > r * target[i].abs()),
             }
         })
         .collect();
