@@ -38,11 +38,11 @@ impl Covariance {
             factor,
             shrinkage,
         };
-        if rows > n {
-            if let Some(upper) = cholesky_upper(n, &cov.matrix) {
-                cov.diag = vec![0.0; n];
-                cov.factor = upper;
-            }
+        if rows > n
+            && let Some(upper) = cholesky_upper(n, &cov.matrix)
+        {
+            cov.diag = vec![0.0; n];
+            cov.factor = upper;
         }
         Ok(cov)
     }
@@ -150,7 +150,7 @@ fn cholesky_upper(n: usize, a: &[f64]) -> Option<Vec<f64>> {
         for k in 0..j {
             d -= l[j * n + k] * l[j * n + k];
         }
-        if !(d > 1e-14 * scale) {
+        if d.is_nan() || d <= 1e-14 * scale {
             return None;
         }
         let d = d.sqrt();

@@ -430,7 +430,7 @@ impl Optimizer {
             }
         };
         let scale = x[k];
-        if !(scale > 0.0) {
+        if scale.is_nan() || scale <= 0.0 {
             return Err(Error::invalid_input(
                 "max Sharpe: the solver returned a zero scale; no portfolio with a positive \
                  excess return satisfies the constraints",
