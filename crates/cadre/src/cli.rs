@@ -177,6 +177,11 @@ pub(crate) enum QuantCommand {
         #[arg(long, value_enum, default_value_t)]
         format: TableFormat,
     },
+    /// Mean-variance portfolio optimisation over a directory of OHLCV CSV files (one per
+    /// symbol): min-vol, max-sharpe, target-return, target-risk or the efficient frontier,
+    /// as PyPortfolioOpt computes them (Clarabel solver). Prints the weights by symbol with
+    /// the expected return, volatility and Sharpe ratio (annual).
+    Optimize(crate::cmd::quant_optimize::OptimizeArgs),
 }
 
 /// Which event store (workflows, audit trail).
@@ -696,6 +701,10 @@ pub(crate) enum BenchCommand {
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
+    /// Portfolio optimisation: max Sharpe and an efficient frontier on a seeded panel
+    /// (`--assets` × `--days` daily returns), best of `--repeat` runs (compare with
+    /// `scripts/peers/optimize-vs-pypfopt`).
+    Optimize(crate::cmd::quant_optimize::BenchOptimizeArgs),
     /// Durable workflows: 3-step workflows (`a → b → c`, a checkpoint committed after every
     /// step), many in flight, on SQLite (default) or PostgreSQL.
     Flow {

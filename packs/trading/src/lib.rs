@@ -14,6 +14,10 @@
 //! - [`risk`]: historical, parametric (normal) and Cornish-Fisher VaR and CVaR, annualised
 //!   volatility and return, Sharpe, Sortino, Calmar, maximum drawdown and its duration, beta and
 //!   correlation matrices, with empyrical's conventions (a loss is a negative return).
+//! - [`portfolio`]: mean-variance optimisation over the Clarabel solver (minimum volatility,
+//!   maximum Sharpe, target return, target volatility) with long-only, box and sector
+//!   constraints, the efficient frontier, sample and Ledoit-Wolf covariance and a rebalancing
+//!   decision with drift bands and turnover cost, as PyPortfolioOpt computes them.
 //! - [`sizing`]: position sizing (fixed fractional, volatility targeting, capped Kelly) and
 //!   [`RiskLimits`](sizing::RiskLimits) that report typed [`Breach`](sizing::Breach)es.
 //!
@@ -21,12 +25,14 @@
 //! writes the TA-Lib fixtures that `tests/indicators_golden.rs` and `tests/patterns_golden.rs`
 //! compare with, `tests/golden/generate_pricing.py` the QuantLib one of
 //! `tests/pricing_golden.rs` and `tests/golden/generate_risk.py` the empyrical one of
-//! `tests/risk_golden.rs`.
+//! `tests/risk_golden.rs`, and `tests/golden/generate_portfolio.py` the PyPortfolioOpt one of
+//! `tests/portfolio_golden.rs`.
 #![warn(missing_docs)]
 
 pub mod indicators;
 pub mod market;
 pub mod patterns;
+pub mod portfolio;
 pub mod pricing;
 pub mod risk;
 pub mod sizing;

@@ -68,6 +68,7 @@ pub(crate) async fn run(
             repeat,
             format,
         } => pricing(options.max(1), repeat.max(1), format),
+        BenchCommand::Optimize(args) => super::quant_optimize::bench(args),
         BenchCommand::Flow {
             workflows,
             concurrency,

@@ -104,6 +104,7 @@ pub(crate) fn run(cmd: QuantCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         QuantCommand::Price { file, format } => price(&file, format),
+        QuantCommand::Optimize(args) => super::quant_optimize::run(args),
         QuantCommand::Risk {
             file,
             var,

@@ -1,0 +1,518 @@
+//! Mean-variance optimisation over the Clarabel interior-point solver.
+
+use cadre_core::{Error, Result};
+use clarabel::algebra::CscMatrix;
+use clarabel::solver::{
+    DefaultSettingsBuilder, DefaultSolver, IPSolver, SolverStatus, SupportedConeT,
+};
+
+use super::covariance::Covariance;
+
+/// A group (sector) constraint: `lower <= Σ_{i in assets} w_i <= upper`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group {
+    /// The group's name (for messages).
+    pub name: String,
+    /// Indices of the assets in the group.
+    pub assets: Vec<usize>,
+    /// Lower bound of the group's total weight (`f64::NEG_INFINITY`: none).
+    pub lower: f64,
+    /// Upper bound of the group's total weight (`f64::INFINITY`: none).
+    pub upper: f64,
+}
+
+/// An optimised portfolio and its (annualised) performance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Portfolio {
+    /// Weight of each asset; they sum to 1.
+    pub weights: Vec<f64>,
+    /// `μᵀw`.
+    pub expected_return: f64,
+    /// `√(wᵀΣw)`.
+    pub volatility: f64,
+}
+
+impl Portfolio {
+    /// The Sharpe ratio `(expected_return − risk_free) / volatility` (PyPortfolioOpt's
+    /// `portfolio_performance`); NaN for a zero volatility.
+    pub fn sharpe(&self, risk_free: f64) -> f64 {
+        if self.volatility > 0.0 {
+            (self.expected_return - risk_free) / self.volatility
+        } else {
+            f64::NAN
+        }
+    }
+}
+
+/// Mean-variance optimiser: expected returns, a covariance matrix and constraints.
+///
+/// Every portfolio is fully invested (`Σw = 1`). By default it is long-only with every weight in
+/// `[0, 1]`, as PyPortfolioOpt's `EfficientFrontier(mu, S)`; [`with_bounds`](Self::with_bounds),
+/// [`with_asset_bounds`](Self::with_asset_bounds) and [`with_group`](Self::with_group) change
+/// the constraints. The objectives are PyPortfolioOpt's formulations, solved by Clarabel with
+/// its default settings (the solver PyPortfolioOpt is checked against, through cvxpy).
+#[derive(Debug, Clone)]
+pub struct Optimizer {
+    mu: Vec<f64>,
+    cov: Covariance,
+    lower: Vec<f64>,
+    upper: Vec<f64>,
+    groups: Vec<Group>,
+}
+
+/// A conic problem `min ½xᵀPx + qᵀx` s.t. `Ax + s = b`, `s` in zero, non-negative and (at most
+/// one) second-order cone, built row by row.
+struct Conic {
+    vars: usize,
+    p_diag: Vec<(usize, f64)>,
+    q: Vec<f64>,
+    eq: Vec<(Vec<(usize, f64)>, f64)>,
+    ineq: Vec<(Vec<(usize, f64)>, f64)>,
+    soc: Vec<(Vec<(usize, f64)>, f64)>,
+}
+
+impl Conic {
+    fn new(vars: usize) -> Self {
+        Self {
+            vars,
+            p_diag: Vec::new(),
+            q: vec![0.0; vars],
+            eq: Vec::new(),
+            ineq: Vec::new(),
+            soc: Vec::new(),
+        }
+    }
+
+    fn solve(self, what: &str) -> Result<Vec<f64>> {
+        let mut p = CscMatrix::new_from_triplets(
+            self.vars,
+            self.vars,
+            self.p_diag.iter().map(|e| e.0).collect(),
+            self.p_diag.iter().map(|e| e.0).collect(),
+            self.p_diag.iter().map(|e| e.1).collect(),
+        );
+        if self.p_diag.is_empty() {
+            p = CscMatrix::zeros((self.vars, self.vars));
+        }
+        let (mut rows, mut cols, mut vals, mut b) = (Vec::new(), Vec::new(), Vec::new(), vec![]);
+        for (r, (coefs, rhs)) in self
+            .eq
+            .iter()
+            .chain(&self.ineq)
+            .chain(&self.soc)
+            .enumerate()
+        {
+            for &(c, v) in coefs {
+                rows.push(r);
+                cols.push(c);
+                vals.push(v);
+            }
+            b.push(*rhs);
+        }
+        let a = CscMatrix::new_from_triplets(b.len(), self.vars, rows, cols, vals);
+        let mut cones = Vec::new();
+        if !self.eq.is_empty() {
+            cones.push(SupportedConeT::ZeroConeT(self.eq.len()));
+        }
+        if !self.ineq.is_empty() {
+            cones.push(SupportedConeT::NonnegativeConeT(self.ineq.len()));
+        }
+        if !self.soc.is_empty() {
+            cones.push(SupportedConeT::SecondOrderConeT(self.soc.len()));
+        }
+        let settings = DefaultSettingsBuilder::default()
+            .verbose(false)
+            .build()
+            .map_err(|e| Error::internal(format!("solver settings: {e}")))?;
+        let mut solver = DefaultSolver::new(&p, &self.q, &a, &b, &cones, settings)
+            .map_err(|e| Error::internal(format!("{what}: solver setup: {e}")))?;
+        solver.solve();
+        match solver.solution.status {
+            SolverStatus::Solved | SolverStatus::AlmostSolved => Ok(solver.solution.x),
+            SolverStatus::PrimalInfeasible | SolverStatus::AlmostPrimalInfeasible => {
+                Err(Error::invalid_input(format!(
+                    "{what}: infeasible, no portfolio satisfies the constraints"
+                )))
+            }
+            SolverStatus::DualInfeasible | SolverStatus::AlmostDualInfeasible => Err(
+                Error::invalid_input(format!("{what}: unbounded (set finite weight bounds)")),
+            ),
+            other => Err(Error::invalid_input(format!(
+                "{what}: the solver stopped without a solution ({other:?})"
+            ))),
+        }
+    }
+}
+
+fn check_finite(field: &str, values: &[f64]) -> Result<()> {
+    match values.iter().position(|v| !v.is_finite()) {
+        Some(i) => Err(Error::invalid_input(format!(
+            "field `{field}`: value {} at index {i} is not finite",
+            values[i]
+        ))),
+        None => Ok(()),
+    }
+}
+
+impl Optimizer {
+    /// An optimiser for annual expected returns `mu` and the matching annualised `cov`,
+    /// long-only with weights in `[0, 1]`.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` when `mu` and `cov` differ in their number of assets or a return is not
+    /// finite.
+    pub fn new(mu: Vec<f64>, cov: Covariance) -> Result<Self> {
+        if mu.len() != cov.assets() {
+            return Err(Error::invalid_input(format!(
+                "asset count mismatch: {} expected returns but a {n} × {n} covariance matrix",
+                mu.len(),
+                n = cov.assets()
+            )));
+        }
+        check_finite("expected_returns", &mu)?;
+        let n = mu.len();
+        Ok(Self {
+            mu,
+            cov,
+            lower: vec![0.0; n],
+            upper: vec![1.0; n],
+            groups: Vec::new(),
+        })
+    }
+
+    /// The same bounds `lower <= w_i <= upper` for every asset (infinite: no bound).
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` when a bound is NaN, `lower > upper`, or the bounds cannot sum to 1.
+    pub fn with_bounds(self, lower: f64, upper: f64) -> Result<Self> {
+        let n = self.mu.len();
+        self.with_asset_bounds(&vec![(lower, upper); n])
+    }
+
+    /// Bounds per asset, `(lower, upper)` (infinite: no bound).
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` when the count differs from the assets', a bound is NaN, `lower > upper`,
+    /// or the bounds cannot sum to 1.
+    pub fn with_asset_bounds(mut self, bounds: &[(f64, f64)]) -> Result<Self> {
+        if bounds.len() != self.mu.len() {
+            return Err(Error::invalid_input(format!(
+                "field `bounds`: {} pairs for {} assets",
+                bounds.len(),
+                self.mu.len()
+            )));
+        }
+        for (i, &(lo, hi)) in bounds.iter().enumerate() {
+            if lo.is_nan() || hi.is_nan() || lo > hi || lo == f64::INFINITY {
+                return Err(Error::invalid_input(format!(
+                    "field `bounds`: asset {i}: ({lo}, {hi}) is not a range lower <= upper"
+                )));
+            }
+        }
+        let lo_sum: f64 = bounds.iter().map(|b| b.0).sum();
+        let hi_sum: f64 = bounds.iter().map(|b| b.1).sum();
+        if lo_sum > 1.0 + 1e-12 || hi_sum < 1.0 - 1e-12 {
+            return Err(Error::invalid_input(format!(
+                "field `bounds`: infeasible, the weights must sum to 1 but the lower bounds sum \
+                 to {lo_sum} and the upper bounds to {hi_sum}"
+            )));
+        }
+        self.lower = bounds.iter().map(|b| b.0).collect();
+        self.upper = bounds.iter().map(|b| b.1).collect();
+        Ok(self)
+    }
+
+    /// Adds a group (sector) constraint.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` when the group is empty, names an asset out of range, or its bounds are
+    /// NaN or reversed.
+    pub fn with_group(mut self, group: Group) -> Result<Self> {
+        let n = self.mu.len();
+        if group.assets.is_empty() {
+            return Err(Error::invalid_input(format!(
+                "group `{}`: no assets",
+                group.name
+            )));
+        }
+        if let Some(a) = group.assets.iter().find(|&&a| a >= n) {
+            return Err(Error::invalid_input(format!(
+                "group `{}`: asset index {a} out of range ({n} assets)",
+                group.name
+            )));
+        }
+        if group.lower.is_nan() || group.upper.is_nan() || group.lower > group.upper {
+            return Err(Error::invalid_input(format!(
+                "group `{}`: bounds ({}, {}) are not a range lower <= upper",
+                group.name, group.lower, group.upper
+            )));
+        }
+        self.groups.push(group);
+        Ok(self)
+    }
+
+    /// The number of assets.
+    pub fn assets(&self) -> usize {
+        self.mu.len()
+    }
+
+    /// The expected returns.
+    pub fn expected_returns(&self) -> &[f64] {
+        &self.mu
+    }
+
+    /// The covariance matrix.
+    pub fn covariance(&self) -> &Covariance {
+        &self.cov
+    }
+
+    fn factor_rows(&self) -> usize {
+        self.cov.factor().len() / self.mu.len()
+    }
+
+    /// Performance of weights `w`.
+    pub fn portfolio(&self, weights: Vec<f64>) -> Portfolio {
+        let expected_return = weights.iter().zip(&self.mu).map(|(w, m)| w * m).sum();
+        let volatility = self.cov.variance(&weights).sqrt();
+        Portfolio {
+            weights,
+            expected_return,
+            volatility,
+        }
+    }
+
+    /// Adds `Σw = scale` and the bounds and group constraints, each right-hand side multiplied
+    /// by the variable `scale` when given (max Sharpe's homogenised form) or by 1.
+    fn add_weight_constraints(&self, c: &mut Conic, scale: Option<usize>) {
+        let n = self.mu.len();
+        // row: coefs·x <= rhs·(scale or 1)
+        let homog = |mut coefs: Vec<(usize, f64)>, rhs: f64| match scale {
+            Some(k) => {
+                coefs.push((k, -rhs));
+                (coefs, 0.0)
+            }
+            None => (coefs, rhs),
+        };
+        c.eq.push(homog((0..n).map(|i| (i, 1.0)).collect(), 1.0));
+        for i in 0..n {
+            if self.upper[i].is_finite() {
+                c.ineq.push(homog(vec![(i, 1.0)], self.upper[i]));
+            }
+            if self.lower[i].is_finite() {
+                c.ineq.push(homog(vec![(i, -1.0)], -self.lower[i]));
+            }
+        }
+        for g in &self.groups {
+            if g.upper.is_finite() {
+                c.ineq
+                    .push(homog(g.assets.iter().map(|&a| (a, 1.0)).collect(), g.upper));
+            }
+            if g.lower.is_finite() {
+                c.ineq.push(homog(
+                    g.assets.iter().map(|&a| (a, -1.0)).collect(),
+                    -g.lower,
+                ));
+            }
+        }
+    }
+
+    /// Adds `y = F·w` for `y` at columns `n..n+m`.
+    fn add_factor(&self, c: &mut Conic) {
+        let n = self.mu.len();
+        for (j, row) in self.cov.factor().chunks_exact(n).enumerate() {
+            let mut coefs: Vec<(usize, f64)> = row
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| **v != 0.0)
+                .map(|(i, v)| (i, -v))
+                .collect();
+            coefs.push((n + j, 1.0));
+            c.eq.push((coefs, 0.0));
+        }
+    }
+
+    /// Objective `wᵀΣw = Σ dᵢwᵢ² + ‖y‖²`.
+    fn add_variance_objective(&self, c: &mut Conic) {
+        let n = self.mu.len();
+        for (i, d) in self.cov.diag().iter().enumerate() {
+            if *d > 0.0 {
+                c.p_diag.push((i, 2.0 * d));
+            }
+        }
+        for j in 0..self.factor_rows() {
+            c.p_diag.push((n + j, 2.0));
+        }
+    }
+
+    /// The minimum-volatility portfolio (PyPortfolioOpt's `min_volatility`).
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` when the constraints are infeasible or the solver fails.
+    pub fn min_volatility(&self) -> Result<Portfolio> {
+        let n = self.mu.len();
+        let mut c = Conic::new(n + self.factor_rows());
+        self.add_variance_objective(&mut c);
+        self.add_factor(&mut c);
+        self.add_weight_constraints(&mut c, None);
+        let x = c.solve("min volatility")?;
+        Ok(self.portfolio(x[..n].to_vec()))
+    }
+
+    /// The highest expected return under the constraints (PyPortfolioOpt's `_max_return`).
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` when the constraints are infeasible or leave the return unbounded.
+    pub fn max_return(&self) -> Result<f64> {
+        let n = self.mu.len();
+        let mut c = Conic::new(n);
+        c.q = self.mu.iter().map(|m| -m).collect();
+        self.add_weight_constraints(&mut c, None);
+        let x = c.solve("max return")?;
+        Ok(x.iter().zip(&self.mu).map(|(w, m)| w * m).sum())
+    }
+
+    /// The maximum-Sharpe (tangency) portfolio for a risk-free rate in the expected returns'
+    /// units (PyPortfolioOpt's `max_sharpe`, its variable-scaling formulation: minimise
+    /// `vᵀΣv` subject to `(μ − r_f)ᵀv = 1`, `Σv = k`, `k >= 0` and every constraint scaled by
+    /// `k`; the weights are `v / k`).
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` when no asset's expected return exceeds `risk_free`, `risk_free` is not
+    /// finite, or the constraints are infeasible.
+    pub fn max_sharpe(&self, risk_free: f64) -> Result<Portfolio> {
+        if !risk_free.is_finite() {
+            return Err(Error::invalid_input(format!(
+                "field `risk_free`: {risk_free} is not finite"
+            )));
+        }
+        let best = self.mu.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        if best <= risk_free {
+            return Err(Error::invalid_input(format!(
+                "max Sharpe: infeasible, no asset's expected return exceeds the risk-free rate \
+                 {risk_free} (the highest is {best})"
+            )));
+        }
+        let n = self.mu.len();
+        let m = self.factor_rows();
+        let k = n + m;
+        let mut c = Conic::new(n + m + 1);
+        self.add_variance_objective(&mut c);
+        c.eq.push((
+            self.mu
+                .iter()
+                .enumerate()
+                .map(|(i, mu)| (i, mu - risk_free))
+                .collect(),
+            1.0,
+        ));
+        self.add_factor(&mut c);
+        self.add_weight_constraints(&mut c, Some(k));
+        c.ineq.push((vec![(k, -1.0)], 0.0));
+        let x = match c.solve("max Sharpe") {
+            Ok(x) => x,
+            Err(e) => {
+                // The usual cause: no portfolio allowed by the constraints earns more than
+                // the risk-free rate, which the scaled problem cannot express.
+                return match self.max_return() {
+                    Ok(max) if max <= risk_free => Err(Error::invalid_input(format!(
+                        "max Sharpe: infeasible, the highest expected return under the \
+                         constraints is {max}, not above the risk-free rate {risk_free}"
+                    ))),
+                    _ => Err(e),
+                };
+            }
+        };
+        let scale = x[k];
+        if scale.is_nan() || scale <= 0.0 {
+            return Err(Error::invalid_input(
+                "max Sharpe: the solver returned a zero scale; no portfolio with a positive \
+                 excess return satisfies the constraints",
+            ));
+        }
+        Ok(self.portfolio(x[..n].iter().map(|v| v / scale).collect()))
+    }
+
+    /// The minimum-volatility portfolio whose expected return is at least `target`
+    /// (PyPortfolioOpt's `efficient_return`).
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` when `target` is not finite or exceeds [`max_return`](Self::max_return)
+    /// (the message gives the maximum), or the constraints are infeasible.
+    pub fn efficient_return(&self, target: f64) -> Result<Portfolio> {
+        let max = self.max_return()?;
+        self.efficient_return_below(target, max)
+    }
+
+    pub(crate) fn efficient_return_below(&self, target: f64, max: f64) -> Result<Portfolio> {
+        if !target.is_finite() {
+            return Err(Error::invalid_input(format!(
+                "field `target_return`: {target} is not finite"
+            )));
+        }
+        if target > max {
+            return Err(Error::invalid_input(format!(
+                "target return {target} is infeasible: the maximum expected return under the \
+                 constraints is {max}"
+            )));
+        }
+        let n = self.mu.len();
+        let mut c = Conic::new(n + self.factor_rows());
+        self.add_variance_objective(&mut c);
+        self.add_factor(&mut c);
+        self.add_weight_constraints(&mut c, None);
+        c.ineq.push((
+            self.mu.iter().enumerate().map(|(i, m)| (i, -m)).collect(),
+            -target,
+        ));
+        let x = c.solve("efficient return")?;
+        Ok(self.portfolio(x[..n].to_vec()))
+    }
+
+    /// The highest-return portfolio whose volatility is at most `target_volatility`
+    /// (PyPortfolioOpt's `efficient_risk`; the volatility limit is a second-order cone).
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` when the target is not a finite number `>= 0` or is below the minimum
+    /// volatility under the constraints (the message gives it), or the constraints are
+    /// infeasible.
+    pub fn efficient_risk(&self, target_volatility: f64) -> Result<Portfolio> {
+        if !(target_volatility.is_finite() && target_volatility >= 0.0) {
+            return Err(Error::invalid_input(format!(
+                "field `target_volatility`: {target_volatility} must be a finite number >= 0"
+            )));
+        }
+        let floor = self.min_volatility()?.volatility;
+        if target_volatility < floor {
+            return Err(Error::invalid_input(format!(
+                "target volatility {target_volatility} is infeasible: the minimum volatility \
+                 under the constraints is {floor}"
+            )));
+        }
+        let n = self.mu.len();
+        let m = self.factor_rows();
+        let mut c = Conic::new(n + m);
+        c.q[..n].copy_from_slice(&self.mu.iter().map(|v| -v).collect::<Vec<_>>());
+        self.add_factor(&mut c);
+        self.add_weight_constraints(&mut c, None);
+        c.soc.push((Vec::new(), target_volatility));
+        for (i, d) in self.cov.diag().iter().enumerate() {
+            if *d > 0.0 {
+                c.soc.push((vec![(i, -d.sqrt())], 0.0));
+            }
+        }
+        for j in 0..m {
+            c.soc.push((vec![(n + j, -1.0)], 0.0));
+        }
+        let x = c.solve("efficient risk")?;
+        Ok(self.portfolio(x[..n].to_vec()))
+    }
+}
