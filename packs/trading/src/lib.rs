@@ -11,8 +11,11 @@
 //! - [`pricing`]: Black-Scholes-Merton European options with a continuous dividend yield:
 //!   price, Greeks (QuantLib's units: vega and rho per 1.00, theta per year), a safeguarded
 //!   implied-volatility solver, a batch API and [`Decimal`](rust_decimal::Decimal) premiums.
-//! - [`risk`]: historical, parametric (normal) and Cornish-Fisher VaR and CVaR, annualised
-//!   volatility and return, Sharpe, Sortino, Calmar, maximum drawdown and its duration, beta and
+//! - [`montecarlo`]: correlated geometric Brownian motion paths (Cholesky), the P&L
+//!   distribution of a portfolio over a horizon (VaR, CVaR, percentiles) and stress scenarios
+//!   (price shocks, volatility multipliers, correlation overrides); seeded and reproducible.
+//! - [`risk`]: historical, parametric (normal), Cornish-Fisher and Monte Carlo VaR and CVaR,
+//!   annualised volatility and return, Sharpe, Sortino, Calmar, maximum drawdown and its duration, beta and
 //!   correlation matrices, with empyrical's conventions (a loss is a negative return).
 //! - [`sizing`]: position sizing (fixed fractional, volatility targeting, capped Kelly) and
 //!   [`RiskLimits`](sizing::RiskLimits) that report typed [`Breach`](sizing::Breach)es.
@@ -26,7 +29,9 @@
 
 pub mod indicators;
 pub mod market;
+pub mod montecarlo;
 pub mod patterns;
 pub mod pricing;
 pub mod risk;
+mod sampling;
 pub mod sizing;
