@@ -17,6 +17,9 @@
 //! - [`risk`]: historical, parametric (normal), Cornish-Fisher and Monte Carlo VaR and CVaR,
 //!   annualised volatility and return, Sharpe, Sortino, Calmar, maximum drawdown and its duration, beta and
 //!   correlation matrices, with empyrical's conventions (a loss is a negative return).
+//! - [`sentiment`]: VADER's lexicon scoring of headlines (negation, boosters, "but", capitals,
+//!   punctuation; the lexicon ships with the crate) with a confidence, a `date,symbol,headline`
+//!   CSV loader and a confidence-weighted daily score per symbol with an optional decay.
 //! - [`sizing`]: position sizing (fixed fractional, volatility targeting, capped Kelly) and
 //!   [`RiskLimits`](sizing::RiskLimits) that report typed [`Breach`](sizing::Breach)es.
 //!
@@ -34,4 +37,5 @@ pub mod patterns;
 pub mod pricing;
 pub mod risk;
 mod sampling;
+pub mod sentiment;
 pub mod sizing;

@@ -4,6 +4,7 @@
 mod csv;
 mod synthetic;
 
+pub(crate) use csv::parse_date;
 pub use csv::{load_csv, parse_csv};
 pub use synthetic::{Regime, SyntheticMarket};
 
