@@ -15,6 +15,7 @@ mod dlq;
 mod flow;
 mod ops;
 mod quant;
+pub(crate) mod quant_mc;
 mod stream;
 
 /// Runs the parsed command line.
