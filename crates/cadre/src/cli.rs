@@ -92,7 +92,8 @@ pub(crate) enum TableFormat {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum QuantCommand {
-    /// Technical indicators over an OHLCV CSV file (`date,open,high,low,close,volume`),
+    /// Technical indicators over an OHLCV CSV file (`date,open,high,low,close,volume`) or a
+    /// Parquet file with those columns (`.parquet`/`.pq`),
     /// matching TA-Lib's values and warm-up (rows before an indicator's warm-up is over are
     /// empty in CSV, null in JSON).
     ///
@@ -100,7 +101,7 @@ pub(crate) enum QuantCommand {
     /// `rsi_14`, `macd`, `macd_signal`, `macd_hist`, `bb_upper`, `bb_middle`, `bb_lower`,
     /// `atr_14`, `stoch_k`, `stoch_d`, `obv`, `vwap`.
     Indicators {
-        /// The OHLCV CSV file.
+        /// The OHLCV CSV or Parquet file.
         file: PathBuf,
         /// Simple moving averages (periods, comma-separated).
         #[arg(long, value_delimiter = ',')]
@@ -182,6 +183,12 @@ pub(crate) enum QuantCommand {
     /// as PyPortfolioOpt computes them (Clarabel solver). Prints the weights by symbol with
     /// the expected return, volatility and Sharpe ratio (annual).
     Optimize(crate::cmd::quant_optimize::OptimizeArgs),
+    /// Sentiment of dated headlines (VADER, as Python's `vaderSentiment` scores them): one row
+    /// per headline, or with `--by-day` one per symbol and day.
+    Sentiment(crate::cmd::quant_mc::SentimentArgs),
+    /// Monte Carlo VaR and CVaR of return series (a geometric Brownian motion fitted to each
+    /// series, seeded), beside the historical and normal VaR.
+    Montecarlo(crate::cmd::quant_mc::MontecarloArgs),
 }
 
 /// Which event store (workflows, audit trail).

@@ -16,6 +16,7 @@ mod flow;
 mod ops;
 mod quant;
 pub(crate) mod quant_optimize;
+pub(crate) mod quant_mc;
 mod stream;
 
 /// Runs the parsed command line.

@@ -11,13 +11,19 @@
 //! - [`pricing`]: Black-Scholes-Merton European options with a continuous dividend yield:
 //!   price, Greeks (QuantLib's units: vega and rho per 1.00, theta per year), a safeguarded
 //!   implied-volatility solver, a batch API and [`Decimal`](rust_decimal::Decimal) premiums.
-//! - [`risk`]: historical, parametric (normal) and Cornish-Fisher VaR and CVaR, annualised
-//!   volatility and return, Sharpe, Sortino, Calmar, maximum drawdown and its duration, beta and
+//! - [`montecarlo`]: correlated geometric Brownian motion paths (Cholesky), the P&L
+//!   distribution of a portfolio over a horizon (VaR, CVaR, percentiles) and stress scenarios
+//!   (price shocks, volatility multipliers, correlation overrides); seeded and reproducible.
+//! - [`risk`]: historical, parametric (normal), Cornish-Fisher and Monte Carlo VaR and CVaR,
+//!   annualised volatility and return, Sharpe, Sortino, Calmar, maximum drawdown and its duration, beta and
 //!   correlation matrices, with empyrical's conventions (a loss is a negative return).
 //! - [`portfolio`]: mean-variance optimisation over the Clarabel solver (minimum volatility,
 //!   maximum Sharpe, target return, target volatility) with long-only, box and sector
 //!   constraints, the efficient frontier, sample and Ledoit-Wolf covariance and a rebalancing
 //!   decision with drift bands and turnover cost, as PyPortfolioOpt computes them.
+//! - [`sentiment`]: VADER's lexicon scoring of headlines (negation, boosters, "but", capitals,
+//!   punctuation; the lexicon ships with the crate) with a confidence, a `date,symbol,headline`
+//!   CSV loader and a confidence-weighted daily score per symbol with an optional decay.
 //! - [`sizing`]: position sizing (fixed fractional, volatility targeting, capped Kelly) and
 //!   [`RiskLimits`](sizing::RiskLimits) that report typed [`Breach`](sizing::Breach)es.
 //!
@@ -31,8 +37,11 @@
 
 pub mod indicators;
 pub mod market;
+pub mod montecarlo;
 pub mod patterns;
 pub mod portfolio;
 pub mod pricing;
 pub mod risk;
+mod sampling;
+pub mod sentiment;
 pub mod sizing;

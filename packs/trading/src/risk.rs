@@ -242,6 +242,60 @@ pub fn normal_cvar(returns: &[f64], cutoff: f64) -> Result<f64> {
     Ok(mean(returns) - std_dev(returns) * norm_pdf(z) / cutoff)
 }
 
+/// Simulated one-period simple returns of a geometric Brownian motion fitted to `returns`:
+/// the log returns `ln(1 + r)` give the mean `m` and sample standard deviation `s`, and each of
+/// the `paths` draws is `exp(m + s·Z) − 1` (one step of [`crate::montecarlo::GbmModel`],
+/// seeded by `seed`).
+fn monte_carlo_returns(returns: &[f64], paths: usize, seed: u64) -> Result<Vec<f64>> {
+    check_returns("returns", returns, 2)?;
+    if let Some(i) = returns.iter().position(|&r| r <= -1.0) {
+        return Err(Error::invalid_input(format!(
+            "field `returns`: value {} at index {i} loses 100% or more, its log return is undefined",
+            returns[i]
+        )));
+    }
+    if paths < 2 {
+        return Err(Error::invalid_input(format!(
+            "field `paths`: {paths} must be at least 2"
+        )));
+    }
+    let logs: Vec<f64> = returns.iter().map(|r| r.ln_1p()).collect();
+    let (m, s) = (mean(&logs), std_dev(&logs));
+    let model = crate::montecarlo::GbmModel::single(1.0, m + 0.5 * s * s, s)?;
+    let sim = crate::montecarlo::Simulation::new(paths, 1.0, seed);
+    Ok(model
+        .simulate_terminal(&sim)?
+        .into_iter()
+        .map(|p| p[0] - 1.0)
+        .collect())
+}
+
+/// Monte Carlo VaR: [`historical_var`] of `paths` one-period returns simulated from a
+/// geometric Brownian motion fitted to the series' log returns (mean and sample standard
+/// deviation of `ln(1 + r)`), seeded by `seed` (the same seed gives the same number). A loss
+/// is negative. For normal returns it converges to [`normal_var`] up to the log-normal
+/// correction `≈ s²·(z² − 1)/2` (about 1e-4 at 1 % daily volatility and 95 %).
+///
+/// # Errors
+///
+/// `InvalidInput` for fewer than 2 returns, a non-finite one, one at or below −1, fewer than 2
+/// paths or a cutoff outside (0, 1).
+pub fn var_monte_carlo(returns: &[f64], cutoff: f64, paths: usize, seed: u64) -> Result<f64> {
+    check_cutoff(cutoff)?;
+    historical_var(&monte_carlo_returns(returns, paths, seed)?, cutoff)
+}
+
+/// Monte Carlo CVaR: [`historical_cvar`] of the simulated returns of [`var_monte_carlo`]. A
+/// loss is negative.
+///
+/// # Errors
+///
+/// As [`var_monte_carlo`].
+pub fn cvar_monte_carlo(returns: &[f64], cutoff: f64, paths: usize, seed: u64) -> Result<f64> {
+    check_cutoff(cutoff)?;
+    historical_cvar(&monte_carlo_returns(returns, paths, seed)?, cutoff)
+}
+
 /// Cornish-Fisher (modified) VaR: `mean + std·z_cf`, where with `z = Φ⁻¹(cutoff)`, `S` the
 /// skewness and `K` the excess kurtosis (population moments)
 /// `z_cf = z + (z² − 1)·S/6 + (z³ − 3z)·K/24 − (2z³ − 5z)·S²/36`. A loss is negative.

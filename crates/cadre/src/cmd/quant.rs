@@ -1,10 +1,10 @@
-//! `cadre quant ...`: trading analytics on CSV files.
+//! `cadre quant ...`: trading analytics on CSV (and Parquet) files.
 
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use cadre_pack_trading::indicators;
-use cadre_pack_trading::market::load_csv;
+use cadre_pack_trading::market::load_bars;
 
 use crate::cli::{QuantCommand, TableFormat};
 use crate::output;
@@ -29,7 +29,7 @@ pub(crate) fn run(cmd: QuantCommand) -> anyhow::Result<ExitCode> {
             tail,
             format,
         } => {
-            let bars = load_csv(&file)?;
+            let bars = load_bars(&file)?;
             let close = bars.closes();
             let (high, low, volume) = (bars.highs(), bars.lows(), bars.volumes());
             let mut columns: Vec<Column> = vec![("close".to_owned(), close.clone())];
@@ -112,19 +112,21 @@ pub(crate) fn run(cmd: QuantCommand) -> anyhow::Result<ExitCode> {
             periods,
             format,
         } => risk(&file, &var, risk_free, periods, format),
+        QuantCommand::Sentiment(args) => super::quant_mc::sentiment(&args),
+        QuantCommand::Montecarlo(args) => super::quant_mc::montecarlo(&args),
     }
 }
 
 /// A CSV file as a header and rows of cells, with each row's line number. Blank lines are
 /// skipped; a row with another number of cells than the header is an error naming its line.
-struct Table {
-    shown: String,
-    header: Vec<String>,
-    rows: Vec<(usize, Vec<String>)>,
+pub(super) struct Table {
+    pub(super) shown: String,
+    pub(super) header: Vec<String>,
+    pub(super) rows: Vec<(usize, Vec<String>)>,
 }
 
 impl Table {
-    fn load(path: &std::path::Path) -> anyhow::Result<Self> {
+    pub(super) fn load(path: &std::path::Path) -> anyhow::Result<Self> {
         let shown = path.display().to_string();
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {shown}"))?;
         let mut lines = text
@@ -162,7 +164,7 @@ impl Table {
         self.header.iter().position(|h| h == name)
     }
 
-    fn require(&self, name: &str) -> anyhow::Result<usize> {
+    pub(super) fn require(&self, name: &str) -> anyhow::Result<usize> {
         self.column(name).with_context(|| {
             format!(
                 "{}: no `{name}` column (the header has: {})",
@@ -173,7 +175,7 @@ impl Table {
     }
 }
 
-fn number(t: &Table, line: usize, name: &str, cell: &str) -> anyhow::Result<f64> {
+pub(super) fn number(t: &Table, line: usize, name: &str, cell: &str) -> anyhow::Result<f64> {
     cell.parse::<f64>()
         .ok()
         .filter(|v| v.is_finite())
@@ -373,7 +375,11 @@ fn risk(
 }
 
 /// Prints rows of already formatted cells (empty = not defined: null in JSON).
-fn print_rows(names: &[&str], rows: &[Vec<String>], format: TableFormat) -> anyhow::Result<()> {
+pub(super) fn print_rows(
+    names: &[&str],
+    rows: &[Vec<String>],
+    format: TableFormat,
+) -> anyhow::Result<()> {
     match format {
         TableFormat::Csv => {
             output::data(names.join(","));

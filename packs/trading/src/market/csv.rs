@@ -94,7 +94,7 @@ fn unquote(field: &str) -> &str {
         .trim()
 }
 
-fn parse_date(raw: &str) -> std::result::Result<DateTime<Utc>, String> {
+pub(crate) fn parse_date(raw: &str) -> std::result::Result<DateTime<Utc>, String> {
     if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
         return Ok(t.with_timezone(&Utc));
     }

@@ -1,14 +1,36 @@
 //! Market data: validated [`Bar`]s, [`Tick`]s and [`Quote`]s, the [`Bars`] series that keeps
-//! time strictly increasing, resampling, an OHLCV CSV loader and a seeded synthetic generator.
+//! time strictly increasing, resampling, OHLCV CSV and Parquet loaders and a seeded synthetic
+//! generator.
 
 mod csv;
+mod parquet;
 mod synthetic;
 
+pub(crate) use csv::parse_date;
 pub use csv::{load_csv, parse_csv};
+pub use parquet::load_parquet;
 pub use synthetic::{Regime, SyntheticMarket};
 
 use cadre_core::{Error, Result};
 use chrono::{DateTime, TimeDelta, Utc};
+
+/// Loads OHLCV bars with the loader the file's extension picks: [`load_parquet`] for
+/// `.parquet` and `.pq` (any case), [`load_csv`] for anything else.
+///
+/// # Errors
+///
+/// As the chosen loader: `InvalidInput` naming the file and the line or row.
+pub fn load_bars(path: impl AsRef<std::path::Path>) -> Result<Bars> {
+    let path = path.as_ref();
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match ext.as_deref() {
+        Some("parquet" | "pq") => load_parquet(path),
+        _ => load_csv(path),
+    }
+}
 
 fn finite(what: &str, value: f64) -> Result<f64> {
     if value.is_finite() {

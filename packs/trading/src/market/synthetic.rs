@@ -5,6 +5,7 @@ use cadre_core::{Error, Result};
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::{Bar, Bars};
+use crate::sampling::{cholesky, normal, poisson};
 
 /// One volatility regime of [`SyntheticMarket`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -151,7 +152,7 @@ impl SyntheticMarket {
         if self.substeps == 0 {
             return bad("`substeps` must be at least 1".into());
         }
-        cholesky(&self.correlation, n)
+        cholesky(&self.correlation, n, "synthetic market")
     }
 
     /// Generates `n` bars per symbol, in the order of `initial_prices`.
@@ -212,70 +213,6 @@ impl SyntheticMarket {
         }
         out.into_iter().map(Bars::from_vec).collect()
     }
-}
-
-/// A standard normal variate (Box–Muller).
-fn normal(rng: &mut fastrand::Rng) -> f64 {
-    let u1 = 1.0 - rng.f64(); // (0, 1]
-    let u2 = rng.f64();
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-}
-
-/// A Poisson variate (Knuth; fine for the small per-bar intensities used here).
-fn poisson(rng: &mut fastrand::Rng, lambda: f64) -> u32 {
-    if lambda <= 0.0 {
-        return 0;
-    }
-    let limit = (-lambda).exp();
-    let mut k = 0;
-    let mut p = rng.f64();
-    while p > limit {
-        k += 1;
-        p *= rng.f64();
-    }
-    k
-}
-
-/// The lower Cholesky factor of a correlation matrix, or an error saying what is wrong with it.
-#[allow(clippy::needless_range_loop)] // matrix indices read clearer here
-fn cholesky(m: &[Vec<f64>], n: usize) -> Result<Vec<Vec<f64>>> {
-    let bad = |msg: String| {
-        Err(Error::invalid_input(format!(
-            "synthetic market: `correlation`: {msg}"
-        )))
-    };
-    if m.len() != n || m.iter().any(|row| row.len() != n) {
-        return bad(format!("must be {n}x{n}, one row and column per symbol"));
-    }
-    for i in 0..n {
-        if m[i][i] != 1.0 {
-            return bad(format!("[{i}][{i}] must be 1, got {}", m[i][i]));
-        }
-        for j in 0..i {
-            if !m[i][j].is_finite() || m[i][j] != m[j][i] || m[i][j].abs() > 1.0 {
-                return bad(format!(
-                    "[{i}][{j}] = {} must equal [{j}][{i}] = {} and lie in [-1, 1]",
-                    m[i][j], m[j][i]
-                ));
-            }
-        }
-    }
-    let mut l = vec![vec![0.0; n]; n];
-    for i in 0..n {
-        for j in 0..=i {
-            let s: f64 = (0..j).map(|k| l[i][k] * l[j][k]).sum();
-            if i == j {
-                let d = m[i][i] - s;
-                if d <= 1e-12 {
-                    return bad("is not positive definite".into());
-                }
-                l[i][j] = d.sqrt();
-            } else {
-                l[i][j] = (m[i][j] - s) / l[j][j];
-            }
-        }
-    }
-    Ok(l)
 }
 
 #[cfg(test)]
