@@ -105,7 +105,8 @@ impl CommissionModel {
     pub fn commission(&self, quantity: f64, price: f64) -> f64 {
         match *self {
             Self::PerShare { rate, minimum } => (rate * quantity).max(minimum),
-            Self::Bps { bps, minimum } => (quantity * price * (bps / 10_000.0)).max(minimum),
+            // backtrader's order of operations (`abs(size) * commission * price`).
+            Self::Bps { bps, minimum } => (quantity * (bps / 10_000.0) * price).max(minimum),
         }
     }
 
