@@ -76,6 +76,9 @@ pub(crate) enum Command {
     /// Trading analytics on CSV files, without writing Rust.
     #[command(subcommand)]
     Quant(QuantCommand),
+    /// The trading desk: backtests (`cadre desk backtest`) and their synthetic data.
+    #[command(subcommand)]
+    Desk(crate::cmd::desk::DeskCommand),
 }
 
 /// How `cadre quant` prints its table.
