@@ -41,7 +41,9 @@ fn synthetic_and_written_csv_give_the_same_backtest() {
     assert_eq!(synthetic["symbols"], 3);
     assert!(synthetic["fills"].as_u64().unwrap() > 4, "{synthetic}");
     assert!(synthetic["fees"].as_f64().unwrap() > 0.0);
-    assert_eq!(synthetic["fill_rate"], 1.0);
+    // An order placed on the last bar stays working: the fill rate may fall short of 1.
+    let fill_rate = synthetic["fill_rate"].as_f64().unwrap();
+    assert!(fill_rate > 0.9 && fill_rate <= 1.0, "{synthetic}");
 
     let out = cadre(
         &[
