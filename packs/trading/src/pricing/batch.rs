@@ -279,6 +279,7 @@ const FRAC_1_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
 /// Validates the chunk lane by lane without branches, replaces invalid rows by a harmless
 /// one, prices, and returns the outputs with a per-lane "ok" flag (valid and all finite).
 #[inline(always)]
+#[allow(clippy::needless_range_loop)] // indexing several arrays by lane vectorises best
 fn kernel(x: &Chunk) -> (Priced6, [bool; LANES]) {
     let mut o = Priced6 {
         price: [0.0; LANES],
@@ -329,6 +330,7 @@ fn kernel(x: &Chunk) -> (Priced6, [bool; LANES]) {
         let theta = -s_q * pdf1 * sigma / (2.0 * sqrt_t) + sign * (q * s_q * n1 - r * k_r * n2);
         let rho = sign * k * t * df_r * n2;
         // `v - v` is 0 for a finite `v` and NaN for inf or NaN; one NaN makes the sum NaN.
+        #[allow(clippy::eq_op)]
         let finite = (price - price)
             + (delta - delta)
             + (gamma - gamma)
