@@ -3,10 +3,11 @@
 QuantLib (AnalyticEuropeanEngine, one option at a time, as an application would) and by
 vectorised NumPy/SciPy (the Black-Scholes-Merton formulas on whole arrays).
 
-    python3 -m venv VENV && VENV/bin/pip install QuantLib numpy scipy
+    python3 -m venv VENV && VENV/bin/pip install QuantLib==1.44 numpy==2.4.6 scipy==1.17.1
     VENV/bin/python scripts/peers/pricing_peers.py --quantlib 20000 --numpy 2000000
 
-The options are drawn like cadre's (seeded: calls and puts, strikes 50-150 % of a spot of
+The options are drawn like those of `cadre bench pricing` (which prices them as columns with
+`pricing::batch::price_greeks`; seeded: calls and puts, strikes 50-150 % of a spot of
 100, 1 week to 3 years, rates 0-6 %, dividends 0-4 %, volatilities 5-80 %). Best of --repeat
 runs. Prints one JSON object on stdout:
 {"quantlib":{"version","options","seconds","options_per_s"},"numpy":{"version","options","seconds","options_per_s"}}

@@ -33,6 +33,9 @@
 //! allocation per row) and returns one `Result<Priced>` per row, in order: a row that fails
 //! validation gives an error naming its index, field and value and does not affect the others.
 
+pub mod batch;
+mod vmath;
+
 use std::f64::consts::{FRAC_1_SQRT_2, PI};
 use std::fmt;
 
