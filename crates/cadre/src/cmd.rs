@@ -16,8 +16,8 @@ mod dlq;
 mod flow;
 mod ops;
 mod quant;
-pub(crate) mod quant_optimize;
 pub(crate) mod quant_mc;
+pub(crate) mod quant_optimize;
 mod stream;
 
 /// Runs the parsed command line.
