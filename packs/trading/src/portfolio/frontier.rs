@@ -20,19 +20,45 @@ impl Optimizer {
                 "field `points`: {points}, at least 2 needed"
             )));
         }
-        let min_vol = self.min_volatility()?;
-        let max = self.max_return()?;
+        // The two set-up solves, then the points in two contiguous halves, each on its own
+        // core with one solver reused across its targets. The split depends only on `points`,
+        // so the result does not depend on the machine.
+        let (min_vol, max) = std::thread::scope(|s| {
+            let max = s.spawn(|| self.max_return());
+            let min_vol = self.min_volatility();
+            (min_vol, join(max))
+        });
+        let (min_vol, max) = (min_vol?, max?);
         let (lo, hi) = (min_vol.expected_return, max - 1e-4);
         let step = (hi - lo) / (points - 1) as f64;
-        (0..points)
+        let targets: Vec<f64> = (0..points)
             .map(|i| {
-                let target = if i + 1 == points {
+                if i + 1 == points {
                     hi
                 } else {
                     lo + step * i as f64
-                };
-                self.efficient_return_below(target, max)
+                }
             })
-            .collect()
+            .collect();
+        let solve = |targets: &[f64]| -> Result<Vec<Portfolio>> {
+            let mut solver = self.efficient_return_solver(max)?;
+            targets.iter().map(|&t| solver.solve(t)).collect()
+        };
+        let (first, second) = targets.split_at(points.div_ceil(2));
+        let (mut a, b) = std::thread::scope(|s| {
+            let b = s.spawn(|| solve(second));
+            (solve(first), join(b))
+        });
+        if let Ok(a) = &mut a {
+            a.extend(b?);
+        }
+        a
     }
+}
+
+/// The result of a scoped thread, a panic in it carried on.
+fn join<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    handle
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }

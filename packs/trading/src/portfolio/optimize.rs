@@ -84,6 +84,13 @@ impl Conic {
     }
 
     fn solve(self, what: &str) -> Result<Vec<f64>> {
+        let (mut solver, _) = self.solver(what)?;
+        solver.solve();
+        finish(&solver, what)
+    }
+
+    /// Clarabel set up for this problem, and its `b` vector (for [`DefaultSolver::update_b`]).
+    fn solver(self, what: &str) -> Result<(DefaultSolver<f64>, Vec<f64>)> {
         let mut p = CscMatrix::new_from_triplets(
             self.vars,
             self.vars,
@@ -124,23 +131,51 @@ impl Conic {
             .verbose(false)
             .build()
             .map_err(|e| Error::internal(format!("solver settings: {e}")))?;
-        let mut solver = DefaultSolver::new(&p, &self.q, &a, &b, &cones, settings)
+        let solver = DefaultSolver::new(&p, &self.q, &a, &b, &cones, settings)
             .map_err(|e| Error::internal(format!("{what}: solver setup: {e}")))?;
-        solver.solve();
-        match solver.solution.status {
-            SolverStatus::Solved | SolverStatus::AlmostSolved => Ok(solver.solution.x),
-            SolverStatus::PrimalInfeasible | SolverStatus::AlmostPrimalInfeasible => {
-                Err(Error::invalid_input(format!(
-                    "{what}: infeasible, no portfolio satisfies the constraints"
-                )))
-            }
-            SolverStatus::DualInfeasible | SolverStatus::AlmostDualInfeasible => Err(
-                Error::invalid_input(format!("{what}: unbounded (set finite weight bounds)")),
-            ),
-            other => Err(Error::invalid_input(format!(
-                "{what}: the solver stopped without a solution ({other:?})"
-            ))),
+        Ok((solver, b))
+    }
+}
+
+/// The solution of a solved problem, or a typed error for its status.
+fn finish(solver: &DefaultSolver<f64>, what: &str) -> Result<Vec<f64>> {
+    match solver.solution.status {
+        SolverStatus::Solved | SolverStatus::AlmostSolved => Ok(solver.solution.x.clone()),
+        SolverStatus::PrimalInfeasible | SolverStatus::AlmostPrimalInfeasible => {
+            Err(Error::invalid_input(format!(
+                "{what}: infeasible, no portfolio satisfies the constraints"
+            )))
         }
+        SolverStatus::DualInfeasible | SolverStatus::AlmostDualInfeasible => Err(
+            Error::invalid_input(format!("{what}: unbounded (set finite weight bounds)")),
+        ),
+        other => Err(Error::invalid_input(format!(
+            "{what}: the solver stopped without a solution ({other:?})"
+        ))),
+    }
+}
+
+/// One efficient-return problem set up once and solved for several target returns (only the
+/// target's row of `b` changes, so Clarabel keeps its KKT structure and ordering).
+pub(crate) struct EfficientReturn<'a> {
+    opt: &'a Optimizer,
+    solver: DefaultSolver<f64>,
+    b: Vec<f64>,
+    row: usize,
+    max: f64,
+}
+
+impl EfficientReturn<'_> {
+    /// The minimum-volatility portfolio whose expected return is at least `target`.
+    pub(crate) fn solve(&mut self, target: f64) -> Result<Portfolio> {
+        self.opt.check_target(target, self.max)?;
+        self.b[self.row] = -target;
+        self.solver
+            .update_b(&self.b)
+            .map_err(|e| Error::internal(format!("efficient return: solver update: {e}")))?;
+        self.solver.solve();
+        let x = finish(&self.solver, "efficient return")?;
+        Ok(self.opt.portfolio(x[..self.opt.assets()].to_vec()))
     }
 }
 
@@ -452,6 +487,11 @@ impl Optimizer {
     }
 
     pub(crate) fn efficient_return_below(&self, target: f64, max: f64) -> Result<Portfolio> {
+        self.check_target(target, max)?;
+        self.efficient_return_solver(max)?.solve(target)
+    }
+
+    fn check_target(&self, target: f64, max: f64) -> Result<()> {
         if !target.is_finite() {
             return Err(Error::invalid_input(format!(
                 "field `target_return`: {target} is not finite"
@@ -463,6 +503,11 @@ impl Optimizer {
                  constraints is {max}"
             )));
         }
+        Ok(())
+    }
+
+    /// The efficient-return problem set up for targets up to `max`.
+    pub(crate) fn efficient_return_solver(&self, max: f64) -> Result<EfficientReturn<'_>> {
         let n = self.mu.len();
         let mut c = Conic::new(n + self.factor_rows());
         self.add_variance_objective(&mut c);
@@ -470,10 +515,17 @@ impl Optimizer {
         self.add_weight_constraints(&mut c, None);
         c.ineq.push((
             self.mu.iter().enumerate().map(|(i, m)| (i, -m)).collect(),
-            -target,
+            -max,
         ));
-        let x = c.solve("efficient return")?;
-        Ok(self.portfolio(x[..n].to_vec()))
+        let row = c.eq.len() + c.ineq.len() - 1;
+        let (solver, b) = c.solver("efficient return")?;
+        Ok(EfficientReturn {
+            opt: self,
+            solver,
+            b,
+            row,
+            max,
+        })
     }
 
     /// The highest-return portfolio whose volatility is at most `target_volatility`
