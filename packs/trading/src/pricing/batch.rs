@@ -41,7 +41,7 @@ use std::fmt;
 use cadre_core::Error;
 
 use super::OptionKind;
-use super::vmath::{erfc, exp, ln};
+use super::vmath::{erfc_gauss, exp, ln};
 
 /// Rows per chunk of the kernel: a multiple of every SIMD width LLVM may pick for `f64`.
 pub const LANES: usize = 8;
@@ -318,9 +318,11 @@ fn kernel(x: &Chunk) -> (Priced6, [bool; LANES]) {
         let d2 = d1 - std_dev;
         let df_r = exp(-r * t);
         let df_q = exp(-q * t);
-        let n1 = 0.5 * erfc(-(sign * d1) * FRAC_1_SQRT_2);
-        let n2 = 0.5 * erfc(-(sign * d2) * FRAC_1_SQRT_2);
-        let pdf1 = exp(-0.5 * d1 * d1) * FRAC_1_SQRT_2PI;
+        // e^(-z²) at z = d1/√2 is √(2π)·n(d1): the density comes with N(±d1).
+        let (erfc1, gauss1) = erfc_gauss(-(sign * d1) * FRAC_1_SQRT_2);
+        let n1 = 0.5 * erfc1;
+        let n2 = 0.5 * erfc_gauss(-(sign * d2) * FRAC_1_SQRT_2).0;
+        let pdf1 = gauss1 * FRAC_1_SQRT_2PI;
         let s_q = s * df_q;
         let k_r = k * df_r;
         let price = (sign * (s_q * n1 - k_r * n2)).max(0.0);
