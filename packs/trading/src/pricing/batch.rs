@@ -276,8 +276,9 @@ fn load(src: &[f64], pad: f64) -> [f64; LANES] {
 /// `1/√(2π)`.
 const FRAC_1_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
 
-/// Validates the chunk lane by lane without branches, replaces invalid rows by a harmless
-/// one, prices, and returns the outputs with a per-lane "ok" flag (valid and all finite).
+/// Validates and prices the chunk lane by lane without branches, and returns the outputs with
+/// a per-lane "ok" flag (valid and all finite); the caller sets the outputs of lanes that are
+/// not ok to `NaN`.
 #[inline(always)]
 #[allow(clippy::needless_range_loop)] // indexing several arrays by lane vectorises best
 fn kernel(x: &Chunk) -> (Priced6, [bool; LANES]) {
@@ -299,18 +300,10 @@ fn kernel(x: &Chunk) -> (Priced6, [bool; LANES]) {
             & pos(x.vol[i])
             & (x.rate[i].abs() < f64::INFINITY)
             & (x.dividend[i].abs() < f64::INFINITY);
-        let pick = |v: f64, safe: f64| if valid { v } else { safe };
-        let (sign, s, k, t) = (
-            x.sign[i],
-            pick(x.spot[i], 1.0),
-            pick(x.strike[i], 1.0),
-            pick(x.expiry[i], 1.0),
-        );
-        let (r, q, sigma) = (
-            pick(x.rate[i], 0.0),
-            pick(x.dividend[i], 0.0),
-            pick(x.vol[i], 1.0),
-        );
+        // Invalid lanes are priced like the others (the arithmetic cannot trap; their results
+        // are garbage or NaN) and overwritten with NaN by the caller, which sees `ok`.
+        let (sign, s, k, t) = (x.sign[i], x.spot[i], x.strike[i], x.expiry[i]);
+        let (r, q, sigma) = (x.rate[i], x.dividend[i], x.vol[i]);
         // The same operations, in the same order, as the scalar `Terms`.
         let sqrt_t = t.sqrt();
         let std_dev = sigma * sqrt_t;
@@ -340,15 +333,13 @@ fn kernel(x: &Chunk) -> (Priced6, [bool; LANES]) {
             + (theta - theta)
             + (rho - rho)
             == 0.0;
-        let good = valid & finite;
-        let out = |v: f64| if good { v } else { f64::NAN };
-        o.price[i] = out(price);
-        o.delta[i] = out(delta);
-        o.gamma[i] = out(gamma);
-        o.vega[i] = out(vega);
-        o.theta[i] = out(theta);
-        o.rho[i] = out(rho);
-        ok[i] = good;
+        o.price[i] = price;
+        o.delta[i] = delta;
+        o.gamma[i] = gamma;
+        o.vega[i] = vega;
+        o.theta[i] = theta;
+        o.rho[i] = rho;
+        ok[i] = valid & finite;
     }
     (o, ok)
 }
@@ -433,7 +424,18 @@ pub fn price_greeks(inputs: &Columns<'_>, out: &mut Outputs<'_>) -> Result<(), B
         out.rho[start..end].copy_from_slice(&o.rho[..m]);
         if !ok.iter().fold(true, |a, &b| a & b) {
             for (lane, _) in ok[..m].iter().enumerate().filter(|(_, good)| !**good) {
-                errors.push(diagnose(start + lane, inputs));
+                let i = start + lane;
+                for col in [
+                    &mut *out.price,
+                    &mut *out.delta,
+                    &mut *out.gamma,
+                    &mut *out.vega,
+                    &mut *out.theta,
+                    &mut *out.rho,
+                ] {
+                    col[i] = f64::NAN;
+                }
+                errors.push(diagnose(i, inputs));
             }
         }
         start = end;
