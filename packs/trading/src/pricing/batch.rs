@@ -41,7 +41,7 @@ use std::fmt;
 use cadre_core::Error;
 
 use super::OptionKind;
-use super::vmath::{erfc, exp, ln};
+use super::vmath::{erfc_gauss, exp, ln};
 
 /// Rows per chunk of the kernel: a multiple of every SIMD width LLVM may pick for `f64`.
 pub const LANES: usize = 8;
@@ -276,8 +276,9 @@ fn load(src: &[f64], pad: f64) -> [f64; LANES] {
 /// `1/√(2π)`.
 const FRAC_1_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
 
-/// Validates the chunk lane by lane without branches, replaces invalid rows by a harmless
-/// one, prices, and returns the outputs with a per-lane "ok" flag (valid and all finite).
+/// Validates and prices the chunk lane by lane without branches, and returns the outputs with
+/// a per-lane "ok" flag (valid and all finite); the caller sets the outputs of lanes that are
+/// not ok to `NaN`.
 #[inline(always)]
 #[allow(clippy::needless_range_loop)] // indexing several arrays by lane vectorises best
 fn kernel(x: &Chunk) -> (Priced6, [bool; LANES]) {
@@ -299,18 +300,10 @@ fn kernel(x: &Chunk) -> (Priced6, [bool; LANES]) {
             & pos(x.vol[i])
             & (x.rate[i].abs() < f64::INFINITY)
             & (x.dividend[i].abs() < f64::INFINITY);
-        let pick = |v: f64, safe: f64| if valid { v } else { safe };
-        let (sign, s, k, t) = (
-            x.sign[i],
-            pick(x.spot[i], 1.0),
-            pick(x.strike[i], 1.0),
-            pick(x.expiry[i], 1.0),
-        );
-        let (r, q, sigma) = (
-            pick(x.rate[i], 0.0),
-            pick(x.dividend[i], 0.0),
-            pick(x.vol[i], 1.0),
-        );
+        // Invalid lanes are priced like the others (the arithmetic cannot trap; their results
+        // are garbage or NaN) and overwritten with NaN by the caller, which sees `ok`.
+        let (sign, s, k, t) = (x.sign[i], x.spot[i], x.strike[i], x.expiry[i]);
+        let (r, q, sigma) = (x.rate[i], x.dividend[i], x.vol[i]);
         // The same operations, in the same order, as the scalar `Terms`.
         let sqrt_t = t.sqrt();
         let std_dev = sigma * sqrt_t;
@@ -318,9 +311,11 @@ fn kernel(x: &Chunk) -> (Priced6, [bool; LANES]) {
         let d2 = d1 - std_dev;
         let df_r = exp(-r * t);
         let df_q = exp(-q * t);
-        let n1 = 0.5 * erfc(-(sign * d1) * FRAC_1_SQRT_2);
-        let n2 = 0.5 * erfc(-(sign * d2) * FRAC_1_SQRT_2);
-        let pdf1 = exp(-0.5 * d1 * d1) * FRAC_1_SQRT_2PI;
+        // e^(-z²) at z = d1/√2 is √(2π)·n(d1): the density comes with N(±d1).
+        let (erfc1, gauss1) = erfc_gauss(-(sign * d1) * FRAC_1_SQRT_2);
+        let n1 = 0.5 * erfc1;
+        let n2 = 0.5 * erfc_gauss(-(sign * d2) * FRAC_1_SQRT_2).0;
+        let pdf1 = gauss1 * FRAC_1_SQRT_2PI;
         let s_q = s * df_q;
         let k_r = k * df_r;
         let price = (sign * (s_q * n1 - k_r * n2)).max(0.0);
@@ -338,15 +333,13 @@ fn kernel(x: &Chunk) -> (Priced6, [bool; LANES]) {
             + (theta - theta)
             + (rho - rho)
             == 0.0;
-        let good = valid & finite;
-        let out = |v: f64| if good { v } else { f64::NAN };
-        o.price[i] = out(price);
-        o.delta[i] = out(delta);
-        o.gamma[i] = out(gamma);
-        o.vega[i] = out(vega);
-        o.theta[i] = out(theta);
-        o.rho[i] = out(rho);
-        ok[i] = good;
+        o.price[i] = price;
+        o.delta[i] = delta;
+        o.gamma[i] = gamma;
+        o.vega[i] = vega;
+        o.theta[i] = theta;
+        o.rho[i] = rho;
+        ok[i] = valid & finite;
     }
     (o, ok)
 }
@@ -431,7 +424,18 @@ pub fn price_greeks(inputs: &Columns<'_>, out: &mut Outputs<'_>) -> Result<(), B
         out.rho[start..end].copy_from_slice(&o.rho[..m]);
         if !ok.iter().fold(true, |a, &b| a & b) {
             for (lane, _) in ok[..m].iter().enumerate().filter(|(_, good)| !**good) {
-                errors.push(diagnose(start + lane, inputs));
+                let i = start + lane;
+                for col in [
+                    &mut *out.price,
+                    &mut *out.delta,
+                    &mut *out.gamma,
+                    &mut *out.vega,
+                    &mut *out.theta,
+                    &mut *out.rho,
+                ] {
+                    col[i] = f64::NAN;
+                }
+                errors.push(diagnose(i, inputs));
             }
         }
         start = end;

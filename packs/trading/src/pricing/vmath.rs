@@ -9,17 +9,19 @@
 //! with `libm` at 4 ulp (`exp`, `ln`) and 1e-15 relative (`erfc`).
 //!
 //! - [`exp`] reduces `x = n·ln2 + r` (`ln2` split in a 32-bit head, so `n·ln2_hi` is exact),
-//!   sums the Taylor series of `e^r` to degree 13 (truncation below 5e-18 for `|r| <= ln2/2`)
-//!   and scales by `2^n` in two steps so that subnormal results keep their bits. [`exp_dd`]
-//!   takes its argument as an unevaluated sum `hi + lo`, which `erfc` needs.
+//!   evaluates `e^r` as fdlibm's `__ieee754_exp` does (a degree-5 minimax polynomial in `r²`
+//!   and one division, error below 1 ulp for `|r| <= ln2/2`) and scales by `2^n` in two steps
+//!   so that subnormal results keep their bits. [`exp_dd`] takes its argument as an
+//!   unevaluated sum `hi + lo`, which `erfc` needs.
 //! - [`ln`] is fdlibm's `__ieee754_log`: `x = 2^e·m` with `m` in `[√½, √2)`, then
 //!   `ln m = 2·atanh(f/(2+f))` by its degree-14 minimax polynomial.
-//! - [`erfc`] is the Chebyshev form of Numerical Recipes (3rd ed., §6.2.2):
-//!   `erfc(z) = t·exp(-z² + P(u))` for `z >= 0` with `t = 2/(2+z)`, `u = 2t-1` and `P` a
-//!   28-term Chebyshev series in `u` (coefficients recomputed with mpmath at 50 digits from
-//!   Chebyshev-Gauss nodes: `P(u) = ln(erfc(z)/t) + z²`; the dropped terms sum below 4e-18).
-//!   `z²` is formed exactly as a double-double (Veltkamp split), so the relative error stays
-//!   at a few ulp out to `z ≈ 26.5`, where `erfc` underflows. `erfc(-z) = 2 - erfc(z)`.
+//! - [`erfc_gauss`] follows the Chebyshev form of Numerical Recipes (3rd ed., §6.2.2) with the
+//!   exponential factored out: `erfc(z) = t·R(u)·e^(-z²)` for `z >= 0` with `t = 2/(2+z)`,
+//!   `u = 2t-1` and `R` a degree-27 polynomial (a 28-term Chebyshev series in `u`, fitted with
+//!   mpmath at 50 digits, rewritten in powers of `u`). It returns `e^(-z²)` as well: for
+//!   `z = d/√2` that is `√(2π)` times the normal density at `d`, so the kernel gets `n(d1)` for
+//!   free. `z²` is formed exactly as a double-double (Veltkamp split), so the relative error
+//!   stays at a few ulp out to `z ≈ 26.5`, where `erfc` underflows. `erfc(-z) = 2 - erfc(z)`.
 
 // The constants keep the digits they were computed with; the compiler rounds them to `f64`.
 #![allow(clippy::excessive_precision)]
@@ -45,22 +47,14 @@ fn pow2(k: f64) -> f64 {
 const LN2_HI: f64 = 6.931_471_803_691_238_164_9e-1; // 0x3fe62e42fee00000: 32 significant bits
 const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
 
-/// `1/k!` for k = 0..=13.
-const EXP_TAYLOR: [f64; 14] = [
-    1.0,
-    1.0,
-    1.0 / 2.0,
-    1.0 / 6.0,
-    1.0 / 24.0,
-    1.0 / 120.0,
-    1.0 / 720.0,
-    1.0 / 5_040.0,
-    1.0 / 40_320.0,
-    1.0 / 362_880.0,
-    1.0 / 3_628_800.0,
-    1.0 / 39_916_800.0,
-    1.0 / 479_001_600.0,
-    1.0 / 6_227_020_800.0,
+/// fdlibm's minimax coefficients for `R(r²) = r·(e^r + 1)/(e^r - 1)` on `|r| <= ln2/2`
+/// (error below 2^-59), as `R = 2 + r²·P1 + r⁴·P2 + ...`.
+const EXP_P: [f64; 5] = [
+    1.666_666_666_666_660_190_37e-1,
+    -2.777_777_777_701_559_338_42e-3,
+    6.613_756_321_437_934_361_17e-5,
+    -1.653_390_220_546_525_153_90e-6,
+    4.138_136_797_057_238_460_39e-8,
 ];
 
 /// `e^(hi + lo)` for `|lo|` up to a few units (used by [`erfc`] to keep `-z²` exact).
@@ -71,17 +65,23 @@ pub(crate) fn exp_dd(hi: f64, lo: f64) -> f64 {
     let x = hi.clamp(-1000.0, 1000.0);
     let n = round_int((x + lo) * std::f64::consts::LOG2_E);
     // `x - n·ln2_hi` is exact (both are multiples of 2^-52·2^e and their difference is small).
-    let r = ((x - n * LN2_HI) + lo) - n * LN2_LO;
-    // Horner on the Taylor coefficients 1/k!, k = 13 down to 0 (unrolled by LLVM).
-    let mut p = EXP_TAYLOR[13];
-    let mut k = 13;
+    let r_hi = (x - n * LN2_HI) + lo;
+    let r_lo = n * LN2_LO;
+    let r = r_hi - r_lo;
+    // fdlibm's `__ieee754_exp`: with `c = r - r²·(P1 + r²·P2 + ...)`,
+    // `e^r = 1 + r + r·c/(2 - c)`, evaluated as below to keep the low part of `r`.
+    let rr = r * r;
+    let mut p = EXP_P[4];
+    let mut k = 4;
     while k > 0 {
         k -= 1;
-        p = EXP_TAYLOR[k] + r * p;
+        p = EXP_P[k] + rr * p;
     }
+    let c = r - rr * p;
+    let e_r = 1.0 - ((r_lo - (r * c) / (2.0 - c)) - r_hi);
     // Two steps so that a subnormal result is rounded once, from a normal intermediate.
     let n1 = round_int(n * 0.5);
-    p * pow2(n1) * pow2(n - n1)
+    e_r * pow2(n1) * pow2(n - n1)
 }
 
 /// `e^x`, within a few ulp of `f64::exp`; 0 below about -745, inf above about 709.8.
@@ -133,67 +133,76 @@ pub(crate) fn ln(x: f64) -> f64 {
     }
 }
 
-/// Chebyshev coefficients of `P(u) = ln(erfc(z)/t) + z²`, `t = 2/(2+z)`, `u = 2t - 1`.
-const ERFC_CHEB: [f64; 28] = [
-    -1.302_653_719_781_709_4,
-    6.419_697_923_564_902_6e-1,
-    1.947_647_320_418_583_6e-2,
-    -9.561_514_786_808_631_6e-3,
-    -9.465_953_444_820_368_7e-4,
-    3.668_394_978_527_614_5e-4,
-    4.252_332_480_690_777_2e-5,
-    -2.027_857_811_253_424_3e-5,
-    -1.624_290_004_647_025_5e-6,
-    1.303_655_835_580_523_2e-6,
-    1.562_644_172_206_614_3e-8,
-    -8.523_809_591_492_654_3e-8,
-    6.529_054_439_098_851_5e-9,
-    5.059_343_495_551_469e-9,
-    -9.913_641_564_930_331e-10,
-    -2.273_651_222_931_835_9e-10,
-    9.646_791_102_015_527e-11,
-    2.394_038_083_039_114_7e-12,
-    -6.886_027_526_497_553_4e-12,
-    8.944_879_273_090_725_7e-13,
-    3.130_921_399_342_958e-13,
-    -1.127_082_236_136_725_2e-13,
-    3.810_905_255_189_232e-16,
-    7.106_097_613_609_237e-15,
-    -1.523_028_201_457_104_3e-15,
-    -9.457_494_571_291_234e-17,
-    1.210_237_189_224_279e-16,
-    -2.816_663_087_747_177e-17,
+/// `R(u) = erfc(z)·e^(z²)/t` for `t = 2/(2+z)`, `u = 2t - 1`, `z >= 0`, as a polynomial in
+/// `u` of degree 27 (constant term first): the 28-term Chebyshev series (mpmath at 50 digits
+/// from 80 Chebyshev-Gauss nodes; the dropped terms sum below 3e-18) rewritten in powers of
+/// `u`. The power coefficients stay small (their absolute values sum to 1.03, and `R` lies in
+/// `[1/(2√π), 1]`), so Horner's rule loses nothing to cancellation.
+const ERFC_R: [f64; 28] = [
+    5.107913526210114891e-1,
+    3.4358034220690527304e-1,
+    1.3973604627802689131e-1,
+    1.8221115753442496732e-2,
+    -1.0755330944716363879e-2,
+    -3.2395925339865131725e-3,
+    1.5453060290576436895e-3,
+    4.186480332964868087e-4,
+    -3.3153674761946044252e-4,
+    -1.7185737594548939107e-5,
+    7.2235350614385433482e-5,
+    -1.7074336530735700106e-5,
+    -1.0848057268891095768e-5,
+    8.0600404910281462479e-6,
+    -5.6281669351929246327e-7,
+    -1.8208078384029821516e-6,
+    1.0009185862654101138e-6,
+    -3.0587196456747097464e-9,
+    -2.8554818238341171664e-7,
+    1.6491163111184632914e-7,
+    -1.6982724012935666188e-9,
+    -5.7601466971756245011e-8,
+    2.9041985444209085665e-8,
+    6.3538646695051392166e-9,
+    -9.744756625932257797e-9,
+    1.22845363501865661e-9,
+    1.2051665995883636701e-9,
+    -3.3888695546308688491e-10,
 ];
 
-/// The complementary error function, within a few ulp of `libm::erfc` relative (0 beyond
-/// about 27.3, 2 below about -6).
+/// `erfc(z)` and `e^(-z²)` (the second shares the first's exponential; 0 for `|z|` beyond 30).
+///
+/// `erfc(|z|) = t·R(u)·e^(-z²)` with [`ERFC_R`]; `z²` is formed exactly as a double-double
+/// (Veltkamp split), so the relative error stays at a few ulp out to `z ≈ 26.5`, where `erfc`
+/// underflows. `erfc(-z) = 2 - erfc(z)`.
 #[inline(always)]
-pub(crate) fn erfc(z: f64) -> f64 {
+pub(crate) fn erfc_gauss(z: f64) -> (f64, f64) {
     let a = z.abs();
     // erfc(30) underflows to 0 already; the clamp keeps the Veltkamp split from overflowing.
     let a = if a > 30.0 { 30.0 } else { a };
     let t = 2.0 / (2.0 + a);
     let u = 2.0 * t - 1.0;
-    let two_u = 2.0 * u;
-    // Clenshaw: b_k = c_k + 2u·b_{k+1} - b_{k+2}; P = c_0/2 + u·b_1 - b_2.
-    let mut b1 = 0.0;
-    let mut b2 = 0.0;
-    let mut k = ERFC_CHEB.len() - 1;
+    let mut r = ERFC_R[27];
+    let mut k = 27;
     while k > 0 {
-        let b = ERFC_CHEB[k] + two_u * b1 - b2;
-        b2 = b1;
-        b1 = b;
         k -= 1;
+        r = ERFC_R[k] + u * r;
     }
-    let p = 0.5 * ERFC_CHEB[0] + u * b1 - b2;
     // a² = sq_hi + sq_lo exactly (Veltkamp split of a into two 26-bit halves).
     let c = 134_217_729.0 * a; // 2^27 + 1
     let a_hi = c - (c - a);
     let a_lo = a - a_hi;
     let sq_hi = a * a;
     let sq_lo = ((a_hi * a_hi - sq_hi) + 2.0 * a_hi * a_lo) + a_lo * a_lo;
-    let upper = t * exp_dd(-sq_hi, p - sq_lo);
-    if z < 0.0 { 2.0 - upper } else { upper }
+    let gauss = exp_dd(-sq_hi, -sq_lo);
+    let upper = t * r * gauss;
+    (if z < 0.0 { 2.0 - upper } else { upper }, gauss)
+}
+
+/// The complementary error function, within a few ulp of `libm::erfc` relative (0 beyond
+/// about 27.3, 2 below about -6).
+#[cfg(test)]
+fn erfc(z: f64) -> f64 {
+    erfc_gauss(z).0
 }
 
 #[cfg(test)]
@@ -279,6 +288,15 @@ mod tests {
             worst = worst.max(err);
         }
         assert!(worst > 0.0);
+        for z in samples(-27.0, 27.0, 100_000, 7) {
+            // The reference rounds `z²` first: a relative error up to `ε·z²` in `want`.
+            let (got, want) = (erfc_gauss(z).1, (-z * z).exp());
+            assert!(
+                (got - want).abs() <= 4e-16 * (z * z).max(1.0) * want + 1e-310,
+                "e^(-z²) at {z}: {got}, std {want}"
+            );
+        }
+        assert_eq!(erfc_gauss(40.0), (0.0, 0.0));
         assert_eq!(erfc(28.0), 0.0);
         assert_eq!(erfc(1e300), 0.0);
         assert_eq!(erfc(-1e300), 2.0);
