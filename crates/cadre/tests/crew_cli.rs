@@ -184,6 +184,24 @@ fn agents(dir: &Path) -> Vec<serde_json::Value> {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// [`agents`] while a starting node may still be creating the bus: `None` when the file exists
+/// but its schema is not there yet (the node creates the file, then its tables).
+fn agents_once_created(dir: &Path) -> Option<Vec<serde_json::Value>> {
+    if !dir.join("bus.db").exists() {
+        return None;
+    }
+    let out = cadre(
+        &["agents", "list", "--db", "bus.db", "--format", "json"],
+        dir,
+    );
+    let stderr = text(&out.stderr);
+    if out.status.code() != Some(0) && stderr.contains("is not a cadre bus database") {
+        return None;
+    }
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    Some(serde_json::from_slice(&out.stdout).unwrap())
+}
+
 fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
     let start = Instant::now();
     while !check() {
@@ -213,7 +231,7 @@ fn a_node_registers_obeys_the_kill_switch_and_drains_on_sigterm() {
         .unwrap();
     let mut node = Running(child);
     wait_for("the node's agents in the registry", || {
-        dir.path().join("bus.db").exists() && agents(dir.path()).len() == 2
+        agents_once_created(dir.path()).is_some_and(|a| a.len() == 2)
     });
     let listed = agents(dir.path());
     assert!(

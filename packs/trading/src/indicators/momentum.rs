@@ -88,17 +88,14 @@ pub fn rsi(values: &[f64], period: usize) -> Result<Vec<f64>> {
     gain /= p;
     out.push(rsi_value(gain, loss));
     let (decay, weight) = ((p - 1.0) / p, 1.0 / p);
-    out.extend(
-        values[period + 1..]
-            .iter()
-            .zip(&values[period..])
-            .map(|(&x, &prev)| {
-                let (up, down) = split(x - prev);
-                loss = loss * decay + down * weight;
-                gain = gain * decay + up * weight;
-                rsi_value(gain, loss)
-            }),
-    );
+    // A plain loop: as `extend`'s out-of-line fold, the closure kept the two averages in
+    // memory, a store-to-load round trip on every step of their chains.
+    for (&x, &prev) in values[period + 1..].iter().zip(&values[period..]) {
+        let (up, down) = split(x - prev);
+        loss = loss * decay + down * weight;
+        gain = gain * decay + up * weight;
+        out.push(rsi_value(gain, loss));
+    }
     Ok(out)
 }
 

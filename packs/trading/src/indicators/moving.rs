@@ -261,19 +261,16 @@ pub fn wma(values: &[f64], period: usize) -> Result<Vec<f64>> {
         plain += x;
         weighted += x * (i + 1) as f64;
     }
-    out.extend(
-        values[period - 1..]
-            .iter()
-            .zip(values)
-            .map(|(&x, &oldest)| {
-                plain += x - trailing;
-                weighted += x * weight;
-                trailing = oldest;
-                let v = weighted / divider;
-                weighted -= plain;
-                v
-            }),
-    );
+    // A plain loop, not `extend` with a closure: the closure's captured state (three running
+    // sums) stayed in memory across the out-of-line fold, adding a store-to-load round trip
+    // to every step of the dependency chain (seen in the disassembly).
+    for (&x, &oldest) in values[period - 1..].iter().zip(values) {
+        plain += x - trailing;
+        weighted += x * weight;
+        trailing = oldest;
+        out.push(weighted / divider);
+        weighted -= plain;
+    }
     Ok(out)
 }
 
