@@ -381,6 +381,11 @@ pub(crate) struct RunArgs {
     /// Output format of the result (`json`: the task outcome).
     #[arg(long, value_enum, default_value_t)]
     pub(crate) format: Format,
+    /// Overrides a key of the entry task's input (`[run] input`), e.g. `--set days=500`
+    /// or `--set out=runs/x`; the value is read as TOML (a number, `true`, a quoted or bare
+    /// string). Repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub(crate) set: Vec<String>,
 }
 
 /// `cadre node`.

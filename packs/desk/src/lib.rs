@@ -33,4 +33,5 @@
 pub mod backtest;
 pub mod broker;
 pub mod consensus;
+pub mod crew;
 pub mod model;

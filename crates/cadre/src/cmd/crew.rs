@@ -19,6 +19,7 @@ use crate::output::{self, Format};
 pub(crate) fn catalog() -> Catalog {
     let mut c = Catalog::new();
     cadre_pack_docs::register(&mut c);
+    cadre_pack_desk::crew::register(&mut c);
     c
 }
 
@@ -133,7 +134,8 @@ async fn serve(node: Node) -> anyhow::Result<ExitCode> {
 }
 
 pub(crate) async fn run(args: RunArgs, loaded: cadre_config::Loaded) -> anyhow::Result<ExitCode> {
-    let manifest = load(&args.manifest, loaded.profile.as_deref())?;
+    let mut manifest = load(&args.manifest, loaded.profile.as_deref())?;
+    apply_overrides(&mut manifest, &args.set)?;
     let catalog = catalog();
     let specs = catalog.specs(&manifest, None)?;
     let entry = catalog.entry_task(&manifest)?;
@@ -230,6 +232,41 @@ pub(crate) async fn node(args: NodeArgs, loaded: cadre_config::Loaded) -> anyhow
     let only = (!kinds.is_empty()).then_some(kinds.as_slice());
     let node = start(&manifest, &catalog, only, args.id.as_deref(), &loaded).await?;
     serve(node).await
+}
+
+/// Applies `--set KEY=VALUE` to the manifest's `[run] input`.
+fn apply_overrides(manifest: &mut CrewManifest, sets: &[String]) -> anyhow::Result<()> {
+    if sets.is_empty() {
+        return Ok(());
+    }
+    let path = manifest.path.display().to_string();
+    let Some(run) = manifest.run.as_mut() else {
+        anyhow::bail!("--set: {path} has no `[run]` section, so there is no input to override");
+    };
+    if !run.input.is_object() {
+        run.input = serde_json::Value::Object(serde_json::Map::new());
+    }
+    let object = run.input.as_object_mut().expect("made an object above");
+    for set in sets {
+        let Some((key, text)) = set.split_once('=') else {
+            anyhow::bail!("--set `{set}`: expected KEY=VALUE");
+        };
+        let key = key.trim();
+        if key.is_empty() {
+            anyhow::bail!("--set `{set}`: the key is empty");
+        }
+        // A TOML value (`500`, `true`, `"a b"`), else the text itself as a string.
+        let value = toml::from_str::<toml::Table>(&format!("v = {text}"))
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .map_or_else(
+                || Ok(serde_json::Value::String(text.to_owned())),
+                serde_json::to_value,
+            )
+            .with_context(|| format!("--set `{set}`"))?;
+        object.insert(key.to_owned(), value);
+    }
+    Ok(())
 }
 
 fn spinner(message: &str) -> indicatif::ProgressBar {

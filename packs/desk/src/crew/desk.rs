@@ -1,0 +1,745 @@
+//! The desk coordinator (`desk.backtest`): drives a run step by step on a virtual clock (the
+//! tape's calendar), asks the agents through the runtime, turns their votes into decisions,
+//! keeps the book, learns the voters' weights, and writes the report.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use cadre_core::{
+    Agent, AgentError, AgentKind, Bid, Capability, Context, Error, ErrorCode, Message, Result,
+    Task, TaskOutcome,
+};
+use cadre_runtime::{Client, Route};
+use serde::{Deserialize, Serialize};
+
+use super::agents::{self, EXECUTE, PRICE, REBALANCE, RISK_CHECK, SIZE, VOTE};
+use super::messages::{
+    Ballots, BookGreeks, BookView, ExecuteStep, Executed, Levels, Proposals, SizeRequest,
+    SizedOrders, StepInput, VoteRequest,
+};
+use super::report::{self, AgentStats, DecisionRecord, Pass, Report};
+use super::tape::{self, DataSpec, Tape};
+use crate::broker::{CommissionModel, SimConfig, SlippageModel};
+use crate::consensus::{ConsensusEngine, Mode};
+use crate::model::{Action, Experience, Fill, Order, Outcome, Side, TradingProposal, Vote};
+
+/// The coordinator's capability: run the desk over a market.
+pub const BACKTEST: &str = "desk.backtest";
+
+/// How the voters' weights evolve during a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Weighting {
+    /// The configured weights throughout.
+    Fixed,
+    /// Multiplicative weights: each voter's weight grows when its votes turn out right.
+    Adaptive,
+}
+
+impl Weighting {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Fixed => "fixed",
+            Self::Adaptive => "adaptive",
+        }
+    }
+}
+
+/// Configuration of the [`Desk`] coordinator (`[agents.config]` of its kind).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeskConfig {
+    /// Cash at the start.
+    pub cash: f64,
+    /// Commission in basis points of the notional.
+    pub commission_bps: f64,
+    /// The least commission per fill.
+    pub commission_min: f64,
+    /// Fixed slippage in basis points (ignored when `impact` is set).
+    pub slippage_bps: f64,
+    /// Square-root market-impact coefficient instead of fixed slippage.
+    pub impact: Option<f64>,
+    /// The most of a bar's volume that fills per bar, in (0, 1].
+    pub volume_cap: Option<f64>,
+    /// Consensus: the score at or above which a proposal is approved, in [−1, 1].
+    pub threshold: f64,
+    /// Consensus: the vote variance above which a proposal goes to manual review
+    /// (auto-rejected in a backtest).
+    pub variance_limit: f64,
+    /// Consensus: the fewest non-abstaining votes.
+    pub quorum: usize,
+    /// The voters (agent kinds of the crew) and their starting weights.
+    pub voters: BTreeMap<String, f64>,
+    /// `adaptive` or `fixed` weights for the main run.
+    pub weights: Weighting,
+    /// Also run the other weighting and compare the two in the report.
+    pub compare: bool,
+    /// The learning rate of the multiplicative weights.
+    pub eta: f64,
+    /// Days after a decision at which its outcome is judged.
+    pub horizon: usize,
+    /// Experiences kept in the replay buffer.
+    pub replay: usize,
+    /// Days between the optimiser's rebalances.
+    pub rebalance_every: usize,
+    /// Days between valuations of the options book.
+    pub price_every: usize,
+    /// How long one agent call may take.
+    #[serde(with = "humantime_serde")]
+    pub call_timeout: Duration,
+    /// Where run folders go when the run names none (`<runs>/<run-id>/`).
+    pub runs: PathBuf,
+    /// Monte Carlo paths of the stress section.
+    pub stress_paths: usize,
+}
+
+impl Default for DeskConfig {
+    fn default() -> Self {
+        Self {
+            cash: 1_000_000.0,
+            commission_bps: 10.0,
+            commission_min: 0.0,
+            slippage_bps: 5.0,
+            impact: None,
+            volume_cap: None,
+            threshold: 0.2,
+            variance_limit: 0.6,
+            quorum: 2,
+            voters: [
+                ("analyst", 1.0),
+                ("risk", 1.5),
+                ("portfolio", 1.0),
+                ("pricing", 0.5),
+            ]
+            .into_iter()
+            .map(|(k, w)| (k.to_owned(), w))
+            .collect(),
+            weights: Weighting::Adaptive,
+            compare: true,
+            eta: 0.05,
+            horizon: 10,
+            replay: 4096,
+            rebalance_every: 21,
+            price_every: 21,
+            call_timeout: Duration::from_secs(30),
+            runs: PathBuf::from("runs"),
+            stress_paths: 10_000,
+        }
+    }
+}
+
+/// The entry task of `cadre run crews/trading-desk.toml`: which market, where to write.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeskRun {
+    /// A folder of OHLCV files (`SYMBOL.csv` / `.parquet`); absent: the synthetic market.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<PathBuf>,
+    /// Synthetic symbols (default 20).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub symbols: Option<usize>,
+    /// Synthetic days (default 2,520).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub days: Option<usize>,
+    /// Synthetic seed (default 7).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// The run folder (default `<runs>/<run-id>/`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub out: Option<PathBuf>,
+    /// Overrides the desk's `weights`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights: Option<Weighting>,
+    /// Overrides the desk's `compare`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compare: Option<bool>,
+}
+
+impl Message for DeskRun {
+    const TYPE: &'static str = "desk.run";
+}
+
+impl DeskRun {
+    /// The market this run names.
+    pub fn spec(&self) -> DataSpec {
+        let d = DataSpec::default();
+        DataSpec {
+            data: self.data.clone(),
+            symbols: self.symbols.unwrap_or(d.symbols),
+            days: self.days.unwrap_or(d.days),
+            seed: self.seed.unwrap_or(d.seed),
+        }
+    }
+}
+
+/// What the run answers: where the report is and its headline figures (the whole report is
+/// `report.json` in the run folder).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeskOutcome {
+    /// The run folder.
+    pub out: PathBuf,
+    /// The report (without its long series, which are in the files).
+    pub report: Report,
+}
+
+impl Message for DeskOutcome {
+    const TYPE: &'static str = "desk.outcome";
+}
+
+/// The coordinator.
+#[derive(Debug, Clone, Default)]
+pub struct Desk {
+    cfg: DeskConfig,
+}
+
+impl Desk {
+    /// From `[agents.config]`.
+    ///
+    /// # Errors
+    /// `Config` naming a bad or unknown key.
+    pub fn from_config(table: &toml::Table) -> Result<Self> {
+        let cfg: DeskConfig = agents::config("desk", table)?;
+        let bad = |key: &str, why: &str| {
+            Err(Error::new(
+                ErrorCode::Config,
+                format!("desk configuration: key `{key}`: {why}"),
+            ))
+        };
+        if !(cfg.cash > 0.0 && cfg.cash.is_finite()) {
+            return bad("cash", "must be > 0");
+        }
+        if cfg.voters.is_empty() {
+            return bad("voters", "name at least one voter kind");
+        }
+        for (k, w) in &cfg.voters {
+            if AgentKind::new(k).is_err() {
+                return bad(&format!("voters.{k}"), "not a valid agent kind");
+            }
+            if !(w.is_finite() && *w > 0.0) {
+                return bad(&format!("voters.{k}"), "the weight must be > 0");
+            }
+        }
+        if cfg.horizon == 0 || cfg.rebalance_every == 0 || cfg.price_every == 0 {
+            return bad(
+                "horizon",
+                "`horizon`, `rebalance_every` and `price_every` must be >= 1",
+            );
+        }
+        if !(cfg.eta > 0.0 && cfg.eta < 1.0) {
+            return bad("eta", "must lie in (0, 1)");
+        }
+        cfg.sim_config().map_err(|e| {
+            Error::new(
+                ErrorCode::Config,
+                format!("desk configuration: {}", e.message()),
+            )
+        })?;
+        ConsensusEngine::new(
+            cfg.threshold,
+            cfg.variance_limit,
+            cfg.quorum,
+            Mode::Backtest,
+        )
+        .map_err(|e| {
+            Error::new(
+                ErrorCode::Config,
+                format!("desk configuration: {}", e.message()),
+            )
+        })?;
+        Ok(Self { cfg })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &DeskConfig {
+        &self.cfg
+    }
+}
+
+impl DeskConfig {
+    fn sim_config(&self) -> Result<SimConfig> {
+        let c = SimConfig {
+            commission: CommissionModel::bps(self.commission_bps, self.commission_min)?,
+            slippage: match self.impact {
+                Some(coefficient) => SlippageModel::SquareRootImpact { coefficient },
+                None => SlippageModel::FixedBps {
+                    bps: self.slippage_bps,
+                },
+            },
+            volume_cap: self.volume_cap,
+            latency_bars: 0,
+        };
+        c.validate()?;
+        Ok(c)
+    }
+}
+
+impl Agent for Desk {
+    fn capabilities(&self) -> Vec<Capability> {
+        vec![Capability::new(BACKTEST, agents::VERSION).expect("valid capability")]
+    }
+
+    async fn can_handle(&self, task: &Task) -> Bid {
+        if task.capability == BACKTEST && task.input.is::<DeskRun>() {
+            Bid::accept(1.0, Duration::from_secs(2))
+        } else {
+            Bid::decline()
+        }
+    }
+
+    async fn execute(
+        &self,
+        task: Task,
+        cx: &Context,
+    ) -> std::result::Result<TaskOutcome, AgentError> {
+        let run: DeskRun = task.input()?;
+        let client = cx.get::<Client>().cloned().ok_or_else(|| {
+            Error::internal("desk.backtest runs inside a cadre node (no client in its context)")
+        })?;
+        let spec = run.spec();
+        let tape = tape::load(&spec)?;
+        let mut cfg = self.cfg.clone();
+        if let Some(w) = run.weights {
+            cfg.weights = w;
+        }
+        if let Some(c) = run.compare {
+            cfg.compare = c;
+        }
+        let run_id = format!(
+            "desk-{}-{}",
+            chrono::Utc::now().format("%Y%m%d-%H%M%S"),
+            &task.id.to_string()[..8]
+        );
+        let out = run.out.clone().unwrap_or_else(|| cfg.runs.join(&run_id));
+        let driver = Driver {
+            client,
+            cfg: &cfg,
+            spec: &spec,
+            tape: &tape,
+            cx,
+        };
+        let main = driver.pass(&format!("{run_id}-main"), cfg.weights).await?;
+        let other = if cfg.compare {
+            let w = match cfg.weights {
+                Weighting::Fixed => Weighting::Adaptive,
+                Weighting::Adaptive => Weighting::Fixed,
+            };
+            Some(driver.pass(&format!("{run_id}-cmp"), w).await?)
+        } else {
+            None
+        };
+        let full = tokio::task::block_in_place(|| report::build(&cfg, &spec, &tape, main, other))?;
+        let written = tokio::task::block_in_place(|| report::write(&out, &full))?;
+        let outcome = DeskOutcome {
+            out: written,
+            report: full.headline(),
+        };
+        TaskOutcome::new(&task, &outcome)
+    }
+}
+
+/// Runs passes of the desk over one market.
+struct Driver<'a> {
+    client: Client,
+    cfg: &'a DeskConfig,
+    spec: &'a DataSpec,
+    tape: &'a Tape,
+    cx: &'a Context,
+}
+
+/// A decision waiting for its outcome to be judged.
+#[derive(Debug)]
+struct Pending {
+    step: usize,
+    symbol: usize,
+    side: Side,
+    votes: Vec<(String, f64, f64)>,
+    score: f64,
+}
+
+impl Driver<'_> {
+    async fn call<I: Message + Clone, O: Message>(
+        &self,
+        capability: &str,
+        route: Route,
+        input: I,
+    ) -> Result<O> {
+        if self.cx.is_cancelled() {
+            return Err(Error::new(
+                ErrorCode::Cancelled,
+                "the desk run was cancelled",
+            ));
+        }
+        let mut task = Task::local(capability, input);
+        task.conversation_id = self.cx.conversation_id();
+        task.trace_id = self.cx.trace_id();
+        let outcome = self
+            .client
+            .call(task, route, self.cfg.call_timeout)
+            .await
+            .map_err(|e| e.context(format!("`{capability}`")))?;
+        outcome.output()
+    }
+
+    #[allow(clippy::too_many_lines)]
+    async fn pass(&self, run: &str, weighting: Weighting) -> Result<Pass> {
+        let cfg = self.cfg;
+        let n = self.tape.len();
+        let k = self.tape.symbols().len();
+        let engine = ConsensusEngine::new(
+            cfg.threshold,
+            cfg.variance_limit,
+            cfg.quorum,
+            Mode::Backtest,
+        )?;
+        let broker = cfg.sim_config()?;
+        let mut weights: BTreeMap<String, f64> = cfg.voters.clone();
+        let mut stats: BTreeMap<String, AgentStats> = cfg
+            .voters
+            .keys()
+            .map(|v| (v.clone(), AgentStats::default()))
+            .collect();
+        let mut book = BookView {
+            cash: cfg.cash,
+            equity: cfg.cash,
+            peak: cfg.cash,
+            positions: vec![0.0; k],
+            exits: vec![None; k],
+        };
+        let mut cost = vec![0.0f64; k];
+        let mut pass = Pass::new(weighting.as_str(), n);
+        let mut orders: Vec<Order> = Vec::new();
+        let mut pending_exits: BTreeMap<String, Option<Levels>> = BTreeMap::new();
+        let mut targets: Option<Vec<f64>> = None;
+        let mut next_order = 1u64;
+        let mut halted = false;
+        let mut waiting: VecDeque<Pending> = VecDeque::new();
+        let mut replay: VecDeque<Experience> = VecDeque::with_capacity(cfg.replay.min(1 << 16));
+        let mut prev_equity = cfg.cash;
+        for step in 0..n {
+            let view = self.tape.view(step);
+            // 1. Execution: orders decided yesterday fill at today's open.
+            let executed: Executed = self
+                .call(
+                    EXECUTE,
+                    Route::Capability,
+                    ExecuteStep {
+                        run: run.to_owned(),
+                        data: self.spec.clone(),
+                        step,
+                        broker,
+                        orders: std::mem::take(&mut orders),
+                        last: step + 1 == n,
+                    },
+                )
+                .await?;
+            for fill in &executed.fills {
+                let s = self.column(fill.symbol())?;
+                apply_fill(&mut book, &mut cost, &mut pass, s, fill);
+                if let Some(levels) = pending_exits.remove(fill.symbol()) {
+                    book.exits[s] = levels;
+                }
+                if book.positions[s] <= 0.0 {
+                    book.exits[s] = None;
+                }
+            }
+            pass.quality = executed.quality;
+            // 2. Mark to market at the close.
+            let closes = view.closes();
+            let held: f64 = book.positions.iter().zip(&closes).map(|(q, c)| q * c).sum();
+            book.equity = book.cash + held;
+            book.peak = book.peak.max(book.equity);
+            pass.record_day(step, book.equity, prev_equity, &book.positions, &closes);
+            prev_equity = book.equity;
+            // 3. Learning: judge the decisions made `horizon` days ago.
+            while waiting
+                .front()
+                .is_some_and(|p| p.step + cfg.horizon <= step)
+            {
+                let p = waiting.pop_front().expect("checked");
+                let then = self.tape.view(p.step).close(p.symbol);
+                let reward = p.side.sign() * (closes[p.symbol] / then - 1.0);
+                let action = match p.side {
+                    Side::Buy => Action::Buy,
+                    Side::Sell => Action::Sell,
+                };
+                if replay.len() >= cfg.replay.max(1) {
+                    replay.pop_front();
+                }
+                replay.push_back(Experience::new(
+                    vec![p.score, closes[p.symbol]],
+                    action,
+                    reward,
+                )?);
+                for (voter, sign, confidence) in &p.votes {
+                    let right = (*sign > 0.0) == (reward > 0.0);
+                    if let Some(st) = stats.get_mut(voter) {
+                        st.judged += 1;
+                        st.right += usize::from(right);
+                    }
+                    if weighting == Weighting::Adaptive
+                        && let Some(w) = weights.get_mut(voter)
+                    {
+                        let signed = if right { 1.0 } else { -1.0 };
+                        *w *= (cfg.eta * signed * confidence).exp();
+                    }
+                }
+                if weighting == Weighting::Adaptive {
+                    normalise(&mut weights, &cfg.voters);
+                }
+            }
+            if halted || step + 1 == n {
+                continue;
+            }
+            let input = StepInput {
+                run: run.to_owned(),
+                data: self.spec.clone(),
+                step,
+                book: book.clone(),
+            };
+            // 4. Risk: stops, limits, the kill switch.
+            let risk: Proposals = self
+                .call(RISK_CHECK, Route::Capability, input.clone())
+                .await?;
+            for b in &risk.breaches {
+                pass.breaches.push(report::BreachRecord {
+                    step,
+                    date: view.time().date_naive().to_string(),
+                    breach: b.clone(),
+                });
+            }
+            if risk.halt {
+                halted = true;
+                pass.halted_at = Some(step);
+                for (s, q) in book.positions.iter().enumerate() {
+                    if *q > 0.0 {
+                        orders.push(Order::new(
+                            crate::model::OrderId(next_order),
+                            view.symbols()[s].clone(),
+                            Side::Sell,
+                            *q,
+                            crate::model::OrderKind::Market,
+                            closes[s],
+                            view.time(),
+                        )?);
+                        next_order += 1;
+                    }
+                }
+                continue;
+            }
+            let mut exiting = std::collections::HashSet::new();
+            for p in &risk.proposals {
+                // Risk exits are mandatory: they bypass the vote and are logged as such.
+                let s = self.column(p.symbol())?;
+                exiting.insert(s);
+                let q = p.size().min(book.positions[s]);
+                if q > 0.0 {
+                    orders.push(Order::new(
+                        crate::model::OrderId(next_order),
+                        p.symbol(),
+                        Side::Sell,
+                        q,
+                        crate::model::OrderKind::Market,
+                        closes[s],
+                        view.time(),
+                    )?);
+                    next_order += 1;
+                }
+                pass.decisions
+                    .push(DecisionRecord::mandatory(step, &view.time(), p));
+            }
+            // 5. Proposals: the analyst every day, the optimiser on rebalance days.
+            let analysed: Proposals = self
+                .call(agents::ANALYZE, Route::Capability, input.clone())
+                .await?;
+            let mut proposals: Vec<TradingProposal> = analysed.proposals;
+            if step.is_multiple_of(cfg.rebalance_every) {
+                let rebalanced: Proposals = self
+                    .call(REBALANCE, Route::Capability, input.clone())
+                    .await?;
+                if let Some(t) = rebalanced.targets {
+                    pass.targets.push((step, t.clone()));
+                    targets = Some(t);
+                }
+                proposals.extend(rebalanced.proposals);
+            }
+            if step.is_multiple_of(cfg.price_every) {
+                let greeks: BookGreeks = self.call(PRICE, Route::Capability, input.clone()).await?;
+                pass.greeks.push(greeks);
+            }
+            proposals.retain(|p| self.column(p.symbol()).is_ok_and(|s| !exiting.contains(&s)));
+            if proposals.is_empty() {
+                continue;
+            }
+            // 6. Votes from every voter, in parallel; then consensus.
+            let request = VoteRequest {
+                step: input.clone(),
+                proposals: proposals.clone(),
+                targets: targets.clone(),
+            };
+            let mut calls = Vec::with_capacity(cfg.voters.len());
+            for voter in cfg.voters.keys() {
+                let kind = AgentKind::new(voter)?;
+                calls.push(self.call::<_, Ballots>(VOTE, Route::Kind(kind), request.clone()));
+            }
+            let answers = futures_join_all(calls).await;
+            let mut ballots: Vec<Ballots> = Vec::with_capacity(answers.len());
+            for a in answers {
+                ballots.push(a?);
+            }
+            let mut approved = Vec::new();
+            for (i, p) in proposals.iter().enumerate() {
+                let mut votes = Vec::with_capacity(ballots.len());
+                for b in &ballots {
+                    let Some(ballot) = b.ballots.get(i) else {
+                        return Err(Error::invalid_input(format!(
+                            "voter `{}` answered {} ballots for {} proposals",
+                            b.voter,
+                            b.ballots.len(),
+                            proposals.len()
+                        )));
+                    };
+                    let weight = weights.get(&b.voter).copied().unwrap_or(0.0);
+                    votes.push(Vote::new(
+                        b.voter.clone(),
+                        ballot.verdict,
+                        ballot.confidence,
+                        weight,
+                        ballot.reasons.clone(),
+                    )?);
+                    if let Some(st) = stats.get_mut(&b.voter) {
+                        st.votes += 1;
+                    }
+                }
+                let decision = engine.decide(p, &votes);
+                let s = self.column(p.symbol())?;
+                if decision.outcome() == Outcome::Approved {
+                    approved.push(p.clone());
+                }
+                waiting.push_back(Pending {
+                    step,
+                    symbol: s,
+                    side: p.side(),
+                    votes: votes
+                        .iter()
+                        .filter_map(|v| {
+                            v.verdict()
+                                .sign()
+                                .map(|sign| (v.agent().to_owned(), sign, v.confidence()))
+                        })
+                        .collect(),
+                    score: decision.score(),
+                });
+                pass.decisions
+                    .push(DecisionRecord::voted(step, &view.time(), p, &decision));
+            }
+            if approved.is_empty() {
+                continue;
+            }
+            // 7. Sizing: approved proposals become orders with stops.
+            let sized: SizedOrders = self
+                .call(
+                    SIZE,
+                    Route::Capability,
+                    SizeRequest {
+                        step: input,
+                        approved,
+                        targets: targets.clone(),
+                        next_order,
+                    },
+                )
+                .await?;
+            next_order += sized.orders.len() as u64;
+            for (o, levels) in sized.orders.into_iter().zip(sized.exits) {
+                if o.side() == Side::Buy {
+                    pending_exits.insert(o.symbol().to_owned(), levels);
+                }
+                orders.push(o);
+            }
+        }
+        pass.weights = weights;
+        pass.agents = stats;
+        pass.replay = replay.len();
+        pass.final_book = book;
+        Ok(pass)
+    }
+
+    fn column(&self, symbol: &str) -> Result<usize> {
+        self.tape
+            .symbols()
+            .iter()
+            .position(|s| s == symbol)
+            .ok_or_else(|| Error::invalid_input(format!("unknown symbol `{symbol}`")))
+    }
+}
+
+/// Awaits every future, in order.
+async fn futures_join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut pinned: Vec<std::pin::Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut done = true;
+        for (i, f) in pinned.iter_mut().enumerate() {
+            if out[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => out[i] = Some(v),
+                    std::task::Poll::Pending => done = false,
+                }
+            }
+        }
+        if done {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    out.into_iter()
+        .map(|o| o.expect("every future finished"))
+        .collect()
+}
+
+/// Rescales the weights so their sum equals the configured weights' sum.
+fn normalise(weights: &mut BTreeMap<String, f64>, start: &BTreeMap<String, f64>) {
+    let total: f64 = weights.values().sum();
+    let want: f64 = start.values().sum();
+    if total > 0.0 {
+        for w in weights.values_mut() {
+            *w *= want / total;
+        }
+    }
+}
+
+/// Books a fill: cash, position, average cost, round trips.
+fn apply_fill(book: &mut BookView, cost: &mut [f64], pass: &mut Pass, s: usize, fill: &Fill) {
+    let q = fill.quantity();
+    let p = fill.price();
+    let held = book.positions[s];
+    match fill.side() {
+        Side::Buy => {
+            book.cash -= q * p + fill.commission();
+            let new = held + q;
+            if new != 0.0 {
+                cost[s] = (cost[s] * held.max(0.0) + q * p) / new.max(f64::MIN_POSITIVE);
+            }
+            book.positions[s] = new;
+        }
+        Side::Sell => {
+            book.cash += q * p - fill.commission();
+            if held > 0.0 {
+                let closed = q.min(held);
+                let pnl = (p - cost[s]) * closed;
+                pass.round_trip(pnl);
+            }
+            book.positions[s] = held - q;
+            if book.positions[s].abs() < 1e-9 {
+                book.positions[s] = 0.0;
+                cost[s] = 0.0;
+            }
+        }
+    }
+    pass.fees += fill.commission();
+    pass.slippage += fill.slippage() * q;
+    pass.traded += q * p;
+    pass.fills += 1;
+}
