@@ -31,6 +31,24 @@ pub(crate) enum DeskCommand {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Show a desk run's report (the folder `cadre run crews/trading-desk.toml` printed).
+    ///
+    /// Prints the summary table (or the report's figures as JSON); with `--verify`, also
+    /// rebuilds the book from its events in the run's event store and checks that the equity
+    /// curve equals the report's, day by day.
+    Report {
+        /// The run folder (holding report.json and book.db).
+        run: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: SummaryFormat,
+        /// Rebuild the equity curve from the book's events and compare it with the report.
+        #[arg(long)]
+        verify: bool,
+        /// The run's event store, when not `sqlite://RUN/book.db`.
+        #[arg(long, value_name = "URL")]
+        store: Option<String>,
+    },
 }
 
 /// Strategies `cadre desk backtest` runs.
@@ -123,6 +141,12 @@ pub(crate) struct BacktestArgs {
 pub(crate) fn run(cmd: DeskCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         DeskCommand::Backtest(args) => backtest(&args),
+        DeskCommand::Report {
+            run,
+            format,
+            verify,
+            store,
+        } => report(&run, format, verify, store.as_deref()),
         DeskCommand::Data { market, out } => {
             let data = synthetic(&market)?;
             std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
@@ -364,4 +388,77 @@ fn trades_csv(report: &BacktestReport) -> String {
         );
     }
     out
+}
+
+fn report(
+    run: &Path,
+    format: SummaryFormat,
+    verify: bool,
+    store: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    use cadre_pack_desk::crew::{Book, Report, render_text};
+    let path = run.join("report.json");
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "reading {} (is {} a desk run folder?)",
+            path.display(),
+            run.display()
+        )
+    })?;
+    let report: Report = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a desk report", path.display()))?;
+    match format {
+        SummaryFormat::Table => output::data(render_text(run, &report).trim_end()),
+        SummaryFormat::Json => output::data(serde_json::to_string_pretty(&report.headline())?),
+    }
+    if !verify {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let url = store.map_or_else(
+        || format!("sqlite://{}", run.join("book.db").display()),
+        str::to_owned,
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (stream, state) = rt.block_on(async {
+        let store = cadre_store::connect(&url)
+            .await
+            .with_context(|| format!("opening the run's event store {url}"))?;
+        let books = store
+            .list_streams("desk/", None, cadre_store::MAX_READ)
+            .await?;
+        let main = books
+            .iter()
+            .map(|b| b.stream.clone())
+            .find(|s| s.as_str().ends_with("-main/book"))
+            .with_context(|| format!("{url}: no desk book stream (desk/<run>-main/book)"))?;
+        let (state, _) = cadre_store::Repository::<Book>::new(store)
+            .load_from_events(&main)
+            .await?;
+        anyhow::Ok((main, state))
+    })?;
+    if state.equity.len() != report.equity.len() {
+        anyhow::bail!(
+            "{stream}: the events give {} days of equity, the report {}",
+            state.equity.len(),
+            report.equity.len()
+        );
+    }
+    if let Some((day, (a, b))) = state
+        .equity
+        .iter()
+        .zip(&report.equity)
+        .enumerate()
+        .find(|(_, (a, b))| a.to_bits() != b.to_bits())
+    {
+        anyhow::bail!("{stream}: day {day}: equity from events {a} differs from the report's {b}");
+    }
+    output::note(format!(
+        "verified: {stream} rebuilds {} days of equity from {} fills, equal to the report (final {:.2})",
+        state.equity.len(),
+        state.fills,
+        state.equity.last().copied().unwrap_or_default()
+    ));
+    Ok(ExitCode::SUCCESS)
 }

@@ -14,6 +14,10 @@ use cadre_runtime::{Client, Route};
 use serde::{Deserialize, Serialize};
 
 use super::agents::{self, EXECUTE, PRICE, REBALANCE, RISK_CHECK, SIZE, VOTE};
+use super::book::{
+    self, BookOpened, DayClosed, Ledger, OrderFilled, PositionClosed, PositionOpened,
+    RiskLimitBreached,
+};
 use super::messages::{
     Ballots, BookGreeks, BookView, ExecuteStep, Executed, Levels, Proposals, SizeRequest,
     SizedOrders, StepInput, VoteRequest,
@@ -92,6 +96,9 @@ pub struct DeskConfig {
     pub runs: PathBuf,
     /// Monte Carlo paths of the stress section.
     pub stress_paths: usize,
+    /// The event store of the book and the audit trail (`sqlite://PATH` or `postgres://...`);
+    /// default: `sqlite://<run folder>/book.db`.
+    pub store: Option<String>,
 }
 
 impl Default for DeskConfig {
@@ -125,6 +132,7 @@ impl Default for DeskConfig {
             call_timeout: Duration::from_secs(30),
             runs: PathBuf::from("runs"),
             stress_paths: 10_000,
+            store: None,
         }
     }
 }
@@ -179,6 +187,10 @@ impl DeskRun {
 pub struct DeskOutcome {
     /// The run folder.
     pub out: PathBuf,
+    /// The event store holding the book and the audit trail.
+    pub store: String,
+    /// The book's stream of the main pass.
+    pub book: String,
     /// The report (without its long series, which are in the files).
     pub report: Report,
 }
@@ -311,12 +323,23 @@ impl Agent for Desk {
             &task.id.to_string()[..8]
         );
         let out = run.out.clone().unwrap_or_else(|| cfg.runs.join(&run_id));
+        std::fs::create_dir_all(&out).map_err(|e| {
+            Error::invalid_input(format!("creating the run folder {}: {e}", out.display()))
+        })?;
+        let url = cfg
+            .store
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", out.join("book.db").display()));
+        let store = cadre_store::connect(&url)
+            .await
+            .map_err(|e| e.context(format!("the desk's event store `{url}`")))?;
         let driver = Driver {
             client,
             cfg: &cfg,
             spec: &spec,
             tape: &tape,
             cx,
+            store,
         };
         let main = driver.pass(&format!("{run_id}-main"), cfg.weights).await?;
         let other = if cfg.compare {
@@ -332,6 +355,8 @@ impl Agent for Desk {
         let written = tokio::task::block_in_place(|| report::write(&out, &full))?;
         let outcome = DeskOutcome {
             out: written,
+            store: url,
+            book: book::stream(&format!("{run_id}-main"))?.to_string(),
             report: full.headline(),
         };
         TaskOutcome::new(&task, &outcome)
@@ -345,6 +370,7 @@ struct Driver<'a> {
     spec: &'a DataSpec,
     tape: &'a Tape,
     cx: &'a Context,
+    store: std::sync::Arc<dyn cadre_store::EventStore>,
 }
 
 /// A decision waiting for its outcome to be judged.
@@ -416,7 +442,25 @@ impl Driver<'_> {
         let mut waiting: VecDeque<Pending> = VecDeque::new();
         let mut replay: VecDeque<Experience> = VecDeque::with_capacity(cfg.replay.min(1 << 16));
         let mut prev_equity = cfg.cash;
+        let main = weighting == cfg.weights;
+        let mut ledger = Ledger::new(
+            std::sync::Arc::clone(&self.store),
+            run,
+            self.cx.agent_id().clone(),
+            self.cx.conversation_id(),
+        )?;
+        ledger.event(&BookOpened {
+            cash: cfg.cash,
+            symbols: self.tape.symbols().to_vec(),
+        })?;
+        let progress_every = (n / 10).max(1);
         for step in 0..n {
+            if step > 0 && step.is_multiple_of(progress_every) {
+                tracing::info!(target: "cadre::desk", pass = weighting.as_str(), "day {step} of {n}");
+            }
+            if step > 0 && step.is_multiple_of(252) {
+                ledger.flush().await?;
+            }
             let view = self.tape.view(step);
             // 1. Execution: orders decided yesterday fill at today's open.
             let executed: Executed = self
@@ -435,7 +479,27 @@ impl Driver<'_> {
                 .await?;
             for fill in &executed.fills {
                 let s = self.column(fill.symbol())?;
+                let before = book.positions[s];
+                let entry = cost[s];
                 apply_fill(&mut book, &mut cost, &mut pass, s, fill);
+                ledger.event(&OrderFilled {
+                    step,
+                    fill: fill.clone(),
+                })?;
+                if before == 0.0 && book.positions[s] != 0.0 {
+                    ledger.event(&PositionOpened {
+                        step,
+                        symbol: fill.symbol().to_owned(),
+                        quantity: fill.quantity(),
+                        price: fill.price(),
+                    })?;
+                } else if before != 0.0 && book.positions[s] == 0.0 {
+                    ledger.event(&PositionClosed {
+                        step,
+                        symbol: fill.symbol().to_owned(),
+                        pnl: (fill.price() - entry) * before,
+                    })?;
+                }
                 if let Some(levels) = pending_exits.remove(fill.symbol()) {
                     book.exits[s] = levels;
                 }
@@ -451,6 +515,32 @@ impl Driver<'_> {
             book.peak = book.peak.max(book.equity);
             pass.record_day(step, book.equity, prev_equity, &book.positions, &closes);
             prev_equity = book.equity;
+            ledger.event(&DayClosed {
+                step,
+                closes: closes.clone(),
+            })?;
+            if main {
+                let gross: f64 = book
+                    .positions
+                    .iter()
+                    .zip(&closes)
+                    .map(|(q, c)| (q * c).abs())
+                    .sum();
+                metrics::gauge!("cadre_desk_equity").set(book.equity);
+                metrics::gauge!("cadre_desk_pnl").set(book.equity - cfg.cash);
+                metrics::gauge!("cadre_desk_exposure").set(if book.equity > 0.0 {
+                    gross / book.equity
+                } else {
+                    0.0
+                });
+                metrics::gauge!("cadre_desk_drawdown").set(book.drawdown());
+                if step.is_multiple_of(21) && pass.returns.len() >= 20 {
+                    let recent = &pass.returns[pass.returns.len().saturating_sub(252)..];
+                    if let Ok(v) = cadre_pack_trading::risk::historical_var(recent, 0.05) {
+                        metrics::gauge!("cadre_desk_var_95").set(v);
+                    }
+                }
+            }
             // 3. Learning: judge the decisions made `horizon` days ago.
             while waiting
                 .front()
@@ -502,6 +592,11 @@ impl Driver<'_> {
                 .call(RISK_CHECK, Route::Capability, input.clone())
                 .await?;
             for b in &risk.breaches {
+                ledger.event(&RiskLimitBreached {
+                    step,
+                    breach: b.clone(),
+                    halt: risk.halt,
+                })?;
                 pass.breaches.push(report::BreachRecord {
                     step,
                     date: view.time().date_naive().to_string(),
@@ -511,6 +606,16 @@ impl Driver<'_> {
             if risk.halt {
                 halted = true;
                 pass.halted_at = Some(step);
+                ledger.audit(
+                    "halt",
+                    format!("desk/{run}"),
+                    serde_json::json!({
+                        "step": step,
+                        "date": view.time().date_naive().to_string(),
+                        "breaches": risk.breaches,
+                        "action": "kill switch: no new trades; every position closed at the next open",
+                    }),
+                );
                 for (s, q) in book.positions.iter().enumerate() {
                     if *q > 0.0 {
                         orders.push(Order::new(
@@ -545,8 +650,9 @@ impl Driver<'_> {
                     )?);
                     next_order += 1;
                 }
-                pass.decisions
-                    .push(DecisionRecord::mandatory(step, &view.time(), p));
+                let record = DecisionRecord::mandatory(step, &view.time(), p);
+                audit_decision(&mut ledger, run, &record, main);
+                pass.decisions.push(record);
             }
             // 5. Proposals: the analyst every day, the optimiser on rebalance days.
             let analysed: Proposals = self
@@ -582,7 +688,7 @@ impl Driver<'_> {
                 let kind = AgentKind::new(voter)?;
                 calls.push(self.call::<_, Ballots>(VOTE, Route::Kind(kind), request.clone()));
             }
-            let answers = futures_join_all(calls).await;
+            let answers = join_all(calls).await;
             let mut ballots: Vec<Ballots> = Vec::with_capacity(answers.len());
             for a in answers {
                 ballots.push(a?);
@@ -630,8 +736,9 @@ impl Driver<'_> {
                         .collect(),
                     score: decision.score(),
                 });
-                pass.decisions
-                    .push(DecisionRecord::voted(step, &view.time(), p, &decision));
+                let record = DecisionRecord::voted(step, &view.time(), p, &decision);
+                audit_decision(&mut ledger, run, &record, main);
+                pass.decisions.push(record);
             }
             if approved.is_empty() {
                 continue;
@@ -657,6 +764,17 @@ impl Driver<'_> {
                 orders.push(o);
             }
         }
+        ledger.flush().await?;
+        if main {
+            for (agent, st) in &stats {
+                if st.judged > 0 {
+                    metrics::gauge!("cadre_desk_agent_accuracy", "agent" => agent.clone())
+                        .set(st.right as f64 / st.judged as f64);
+                }
+                metrics::gauge!("cadre_desk_agent_weight", "agent" => agent.clone())
+                    .set(weights.get(agent).copied().unwrap_or(0.0));
+            }
+        }
         pass.weights = weights;
         pass.agents = stats;
         pass.replay = replay.len();
@@ -674,7 +792,7 @@ impl Driver<'_> {
 }
 
 /// Awaits every future, in order.
-async fn futures_join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+pub(crate) async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
     let mut pinned: Vec<std::pin::Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
     let mut out: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
     std::future::poll_fn(|cx| {
@@ -697,6 +815,20 @@ async fn futures_join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Out
     out.into_iter()
         .map(|o| o.expect("every future finished"))
         .collect()
+}
+
+/// Puts a decision on the audit trail (and counts it in the metrics, for the main pass).
+fn audit_decision(ledger: &mut Ledger, run: &str, record: &DecisionRecord, main: bool) {
+    if main {
+        metrics::counter!("cadre_desk_decisions_total", "outcome" => record.outcome.clone())
+            .increment(1);
+    }
+    let detail = serde_json::to_value(record).unwrap_or(serde_json::Value::Null);
+    ledger.audit(
+        "decide",
+        format!("desk/{run}/{}-{}", record.step, record.symbol),
+        detail,
+    );
 }
 
 /// Rescales the weights so their sum equals the configured weights' sum.

@@ -12,6 +12,7 @@
 //! `crews/trading-desk.toml` runs them all in one process: `cadre run crews/trading-desk.toml`.
 
 mod agents;
+mod book;
 mod desk;
 mod html;
 mod messages;
@@ -25,6 +26,10 @@ pub use agents::{
     ANALYZE, AnalystConfig, CallPut, EXECUTE, Execution, MarketAnalyst, Objective, OptimizerConfig,
     OptionPosition, PRICE, PortfolioOptimizer, Pricing, PricingConfig, REBALANCE, RISK_CHECK,
     RiskConfig, RiskManager, SIZE, VERSION, VOTE,
+};
+pub use book::{
+    Book, BookOpened, BookState, DayClosed, OrderFilled, PositionClosed, PositionOpened,
+    RiskLimitBreached, stream as book_stream,
 };
 pub use desk::{BACKTEST, Desk, DeskConfig, DeskOutcome, DeskRun, Weighting};
 pub use messages::{
