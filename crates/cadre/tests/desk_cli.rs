@@ -153,3 +153,112 @@ fn bad_input_is_a_clear_error() {
         text(&out.stderr)
     );
 }
+
+/// The crew manifest of the repository, copied into `dir` (its bus lands there too).
+fn desk_crew(dir: &std::path::Path) -> std::path::PathBuf {
+    let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../../crews/trading-desk.toml");
+    let to = dir.join("trading-desk.toml");
+    std::fs::copy(manifest, &to).unwrap();
+    to
+}
+
+#[test]
+fn the_trading_desk_crew_runs_reports_and_verifies_its_book() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = desk_crew(dir.path());
+    let manifest = manifest.to_str().unwrap();
+    let out = cadre(
+        &[
+            "run",
+            manifest,
+            "--set",
+            "symbols=5",
+            "--set",
+            "days=320",
+            "--set",
+            "out=run-1",
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for line in [
+        "final equity",
+        "Sharpe",
+        "max drawdown",
+        "adaptive weights",
+        "fixed weights",
+        "report: run-1",
+    ] {
+        assert!(stdout.contains(line), "`{line}` missing from:\n{stdout}");
+    }
+    let run = dir.path().join("run-1");
+    for file in ["report.json", "report.html", "book.db"] {
+        assert!(run.join(file).is_file(), "{file} not written");
+    }
+
+    // `cadre desk report` shows it again, as a table or JSON, and verifies the book.
+    let shown = cadre(&["desk", "report", "run-1", "--verify"], dir.path());
+    assert!(shown.status.success(), "{}", text(&shown.stderr));
+    assert!(text(&shown.stdout).contains("final equity"));
+    assert!(
+        text(&shown.stderr).contains("verified:"),
+        "{}",
+        text(&shown.stderr)
+    );
+    let doc = json(&cadre(
+        &["desk", "report", "run-1", "--format", "json"],
+        dir.path(),
+    ));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("report.json")).unwrap()).unwrap();
+    assert_eq!(doc["final_equity"], report["final_equity"]);
+    assert!(
+        doc.get("decision_log").is_none(),
+        "the JSON summary leaves the log out"
+    );
+
+    // The decisions are on the audit trail, queryable with `cadre audit`.
+    let audit = cadre(
+        &[
+            "audit",
+            "--store",
+            "sqlite://run-1/book.db",
+            "--type",
+            "audit.decide",
+            "--limit",
+            "3",
+            "--format",
+            "json",
+        ],
+        dir.path(),
+    );
+    assert!(audit.status.success(), "{}", text(&audit.stderr));
+    let first = text(&audit.stdout);
+    let first: serde_json::Value = serde_json::from_str(first.lines().next().unwrap()).unwrap();
+    assert!(first["data"]["votes"].is_array(), "{first}");
+}
+
+#[test]
+fn bad_desk_input_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = desk_crew(dir.path());
+    let manifest = manifest.to_str().unwrap();
+    let out = cadre(&["run", manifest, "--set", "dayz=3"], dir.path());
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("dayz"), "{}", text(&out.stderr));
+    let out = cadre(&["run", manifest, "--set", "novalue"], dir.path());
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("KEY=VALUE"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = cadre(&["desk", "report", "nowhere"], dir.path());
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("nowhere"),
+        "{}",
+        text(&out.stderr)
+    );
+}
