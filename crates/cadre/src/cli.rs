@@ -720,6 +720,32 @@ pub(crate) enum BenchCommand {
     /// (`--assets` × `--days` daily returns), best of `--repeat` runs (compare with
     /// `scripts/peers/optimize-vs-pypfopt`).
     Optimize(crate::cmd::quant_optimize::BenchOptimizeArgs),
+    /// The whole trading desk (`crews/trading-desk.toml`: five agents, consensus, risk checks,
+    /// execution, the event-sourced book and the report) over a synthetic market, in one
+    /// process on the in-process bus; best of `--repeat` runs of one pass.
+    Desk {
+        /// The crew manifest.
+        #[arg(long, default_value = "crews/trading-desk.toml")]
+        crew: PathBuf,
+        /// Symbols.
+        #[arg(long, default_value_t = 20)]
+        symbols: usize,
+        /// Days.
+        #[arg(long, default_value_t = 2520)]
+        days: usize,
+        /// The market's seed.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Runs; the fastest counts (the reports are identical).
+        #[arg(long, default_value_t = 3)]
+        repeat: usize,
+        /// Also run the comparison pass (fixed against adaptive weights), as `cadre run` does.
+        #[arg(long)]
+        compare: bool,
+        /// Output format (`json`: one object).
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
     /// Durable workflows: 3-step workflows (`a → b → c`, a checkpoint committed after every
     /// step), many in flight, on SQLite (default) or PostgreSQL.
     Flow {

@@ -345,3 +345,54 @@ fn bad_configuration_names_the_key() {
 fn the_book_stream_is_named_after_the_run() {
     assert_eq!(book_stream("r-1").unwrap().as_str(), "desk/r-1/book");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn walk_forward_learns_on_each_train_window_and_trades_the_next() {
+    let node = desk_node("", "").await;
+    let dir = tempfile::tempdir().unwrap();
+    let input = DeskRun {
+        symbols: Some(5),
+        days: Some(400),
+        seed: Some(4),
+        out: Some(dir.path().to_path_buf()),
+        walk_forward: Some(cadre_pack_desk::crew::WalkForward {
+            train: 150,
+            test: 100,
+        }),
+        ..DeskRun::default()
+    };
+    let _: DeskOutcome = node
+        .client()
+        .run(BACKTEST, &input, Duration::from_secs(300))
+        .await
+        .unwrap();
+    // Too long a window is refused, naming the key.
+    let too_long = DeskRun {
+        walk_forward: Some(cadre_pack_desk::crew::WalkForward {
+            train: 390,
+            test: 100,
+        }),
+        out: Some(dir.path().join("bad")),
+        ..input.clone()
+    };
+    let err = node
+        .client()
+        .run::<_, DeskOutcome>(BACKTEST, &too_long, Duration::from_secs(60))
+        .await
+        .unwrap_err();
+    assert!(err.message().contains("walk_forward"), "{err}");
+    node.shutdown().await;
+    let (_, r) = report(dir.path());
+    // Folds start every 100 days while a train window and a day of test fit: 0, 100, 200.
+    assert_eq!(r.walk_forward.len(), 3);
+    assert_eq!(r.equity.len(), 100 + 100 + 50);
+    assert_eq!(r.dates.len(), r.equity.len());
+    assert_eq!(r.dates[0], r.walk_forward[0].test.0);
+    for pair in r.walk_forward.windows(2) {
+        assert!(pair[0].test.1 < pair[1].test.0, "test windows overlap");
+        assert!(pair[0].train.0 < pair[1].train.0);
+    }
+    let learned: f64 = r.walk_forward[0].weights.values().sum();
+    assert!((learned - 4.0).abs() < 1e-9);
+    assert_eq!(r.comparison.as_ref().unwrap().weighting, "configured");
+}

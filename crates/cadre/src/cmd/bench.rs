@@ -76,6 +76,24 @@ pub(crate) async fn run(
             db,
             format,
         } => flow(workflows.max(1), concurrency.max(1), postgres, db, format).await,
+        BenchCommand::Desk {
+            crew,
+            symbols,
+            days,
+            seed,
+            repeat,
+            compare,
+            format,
+        } => {
+            let input = cadre_pack_desk::crew::DeskRun {
+                symbols: Some(symbols),
+                days: Some(days),
+                seed: Some(seed),
+                compare: Some(compare),
+                ..Default::default()
+            };
+            desk(&crew, input, repeat.max(1), format, &loaded).await
+        }
         cmd @ BenchCommand::Bus { .. } => bus(cmd, loaded).await,
     }
 }
@@ -550,4 +568,69 @@ fn progress_bar(total: u64, what: &str) -> indicatif::ProgressBar {
         bar.set_style(style);
     }
     bar
+}
+
+/// The whole desk crew on the in-process bus, best of `repeat`.
+async fn desk(
+    crew: &std::path::Path,
+    mut input: cadre_pack_desk::crew::DeskRun,
+    repeat: usize,
+    format: Format,
+    loaded: &cadre_config::Loaded,
+) -> anyhow::Result<ExitCode> {
+    use anyhow::Context as _;
+    use cadre_pack_desk::crew::{BACKTEST, DeskOutcome};
+    let manifest = super::crew::load(crew, loaded.profile.as_deref())?;
+    let catalog = super::crew::catalog();
+    let specs = catalog.specs(&manifest, None)?;
+    let mut builder = cadre_runtime::Node::builder(Arc::new(MemoryBus::default()))
+        .options(cadre_runtime::crew::node_options(&manifest.runtime));
+    for spec in specs {
+        builder = builder.agent(spec);
+    }
+    let node = builder.start().await?;
+    let tmp = tempfile::tempdir().context("a temporary run folder")?;
+    let mut best = f64::INFINITY;
+    let mut last = None;
+    for i in 0..repeat {
+        input.out = Some(tmp.path().join(format!("run-{i}")));
+        let started = std::time::Instant::now();
+        let outcome: DeskOutcome = node
+            .client()
+            .run(BACKTEST, &input, std::time::Duration::from_secs(3600))
+            .await?;
+        best = best.min(started.elapsed().as_secs_f64());
+        last = Some(outcome);
+    }
+    node.shutdown().await;
+    let outcome = last.expect("at least one run");
+    let r = &outcome.report;
+    let days = input.days.unwrap_or(2520);
+    let symbols = input.symbols.unwrap_or(20);
+    let bars = (days * symbols) as f64;
+    match format {
+        Format::Json => output::json(&serde_json::json!({
+            "symbols": symbols,
+            "days": days,
+            "passes": if input.compare == Some(true) { 2 } else { 1 },
+            "best_seconds": best,
+            "days_per_second": days as f64 / best,
+            "bars_per_second": bars / best,
+            "decisions": r.summary.decisions,
+            "fills": r.summary.fills,
+            "final_equity": r.summary.final_equity,
+            "repeat": repeat,
+        }))?,
+        Format::Text => output::data(format_args!(
+            "whole desk: {symbols} symbols x {days} days, {} pass(es): best {:.3} s of {repeat} ({:.0} days/s, {:.0} bars/s); {} decisions, {} fills, final equity {:.0}",
+            if input.compare == Some(true) { 2 } else { 1 },
+            best,
+            days as f64 / best,
+            bars / best,
+            r.summary.decisions,
+            r.summary.fills,
+            r.summary.final_equity
+        )),
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -110,7 +110,7 @@ impl Default for DeskConfig {
             slippage_bps: 5.0,
             impact: None,
             volume_cap: None,
-            threshold: 0.2,
+            threshold: 0.45,
             variance_limit: 0.6,
             quorum: 2,
             voters: [
@@ -124,7 +124,7 @@ impl Default for DeskConfig {
             .collect(),
             weights: Weighting::Adaptive,
             compare: true,
-            eta: 0.05,
+            eta: 0.2,
             horizon: 10,
             replay: 4096,
             rebalance_every: 21,
@@ -162,6 +162,20 @@ pub struct DeskRun {
     /// Overrides the desk's `compare`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compare: Option<bool>,
+    /// Walk-forward instead of one pass: learn the voters' weights over `train` days, trade the
+    /// next `test` days with them, roll forward by `test`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub walk_forward: Option<WalkForward>,
+}
+
+/// Walk-forward windows, in days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WalkForward {
+    /// Days the weights are learned over.
+    pub train: usize,
+    /// Days traded with them.
+    pub test: usize,
 }
 
 impl Message for DeskRun {
@@ -341,17 +355,28 @@ impl Agent for Desk {
             cx,
             store,
         };
-        let main = driver.pass(&format!("{run_id}-main"), cfg.weights).await?;
-        let other = if cfg.compare {
-            let w = match cfg.weights {
-                Weighting::Fixed => Weighting::Adaptive,
-                Weighting::Adaptive => Weighting::Fixed,
-            };
-            Some(driver.pass(&format!("{run_id}-cmp"), w).await?)
-        } else {
-            None
+        let n = tape.len();
+        let (main, other, folds) = match run.walk_forward {
+            None => {
+                let main = driver
+                    .pass(&format!("{run_id}-main"), cfg.weights, 0..n, None)
+                    .await?;
+                let other = if cfg.compare {
+                    let w = match cfg.weights {
+                        Weighting::Fixed => Weighting::Adaptive,
+                        Weighting::Adaptive => Weighting::Fixed,
+                    };
+                    Some(driver.pass(&format!("{run_id}-cmp"), w, 0..n, None).await?)
+                } else {
+                    None
+                };
+                (main, other, Vec::new())
+            }
+            Some(wf) => driver.walk_forward(&run_id, wf).await?,
         };
-        let full = tokio::task::block_in_place(|| report::build(&cfg, &spec, &tape, main, other))?;
+        let mut full =
+            tokio::task::block_in_place(|| report::build(&cfg, &spec, &tape, main, other))?;
+        full.walk_forward = folds;
         let written = tokio::task::block_in_place(|| report::write(&out, &full))?;
         let outcome = DeskOutcome {
             out: written,
@@ -408,9 +433,83 @@ impl Driver<'_> {
     }
 
     #[allow(clippy::too_many_lines)]
-    async fn pass(&self, run: &str, weighting: Weighting) -> Result<Pass> {
-        let cfg = self.cfg;
+    /// Walk-forward: on each fold the desk learns its voters' weights (adaptive) over the
+    /// train window, then trades the following test window with those weights frozen, from a
+    /// fresh book. The test windows, chained, are the main pass; the same windows with the
+    /// configured weights are the comparison.
+    async fn walk_forward(
+        &self,
+        run_id: &str,
+        wf: WalkForward,
+    ) -> Result<(Pass, Option<Pass>, Vec<report::Fold>)> {
         let n = self.tape.len();
+        if wf.train < 2 || wf.test < 2 || wf.train + wf.test > n {
+            return Err(Error::invalid_input(format!(
+                "key `walk_forward`: train {} + test {} days must fit the market's {n} days (each at least 2)",
+                wf.train, wf.test
+            )));
+        }
+        let times = self.tape.times();
+        let day = |i: usize| times[i].date_naive().to_string();
+        let (mut tests, mut baselines, mut folds) = (Vec::new(), Vec::new(), Vec::new());
+        let mut start = 0;
+        while start + wf.train + 1 < n {
+            let fold = folds.len();
+            let split = start + wf.train;
+            let end = (split + wf.test).min(n);
+            let learned = self
+                .pass(
+                    &format!("{run_id}-f{fold}-train"),
+                    Weighting::Adaptive,
+                    start..split,
+                    None,
+                )
+                .await?;
+            let weights = learned.weights.clone();
+            let test = self
+                .pass(
+                    &format!("{run_id}-f{fold}-test"),
+                    Weighting::Fixed,
+                    split..end,
+                    Some(weights.clone()),
+                )
+                .await?;
+            let baseline = self
+                .pass(
+                    &format!("{run_id}-f{fold}-base"),
+                    Weighting::Fixed,
+                    split..end,
+                    None,
+                )
+                .await?;
+            folds.push(report::Fold {
+                fold,
+                train: (day(start), day(split - 1)),
+                test: (day(split), day(end - 1)),
+                weights,
+                test_summary: report::summary(self.cfg, &test),
+                baseline_summary: report::summary(self.cfg, &baseline),
+            });
+            tests.push(test);
+            baselines.push(baseline);
+            start += wf.test;
+        }
+        let mut main = Pass::chain(tests, self.cfg.cash);
+        main.weighting = "walk-forward learned".into();
+        let mut other = Pass::chain(baselines, self.cfg.cash);
+        other.weighting = "configured".into();
+        Ok((main, Some(other), folds))
+    }
+
+    async fn pass(
+        &self,
+        run: &str,
+        weighting: Weighting,
+        window: std::ops::Range<usize>,
+        start_weights: Option<BTreeMap<String, f64>>,
+    ) -> Result<Pass> {
+        let cfg = self.cfg;
+        let (first, n) = (window.start, window.end);
         let k = self.tape.symbols().len();
         let engine = ConsensusEngine::new(
             cfg.threshold,
@@ -419,7 +518,8 @@ impl Driver<'_> {
             Mode::Backtest,
         )?;
         let broker = cfg.sim_config()?;
-        let mut weights: BTreeMap<String, f64> = cfg.voters.clone();
+        let mut weights: BTreeMap<String, f64> =
+            start_weights.unwrap_or_else(|| cfg.voters.clone());
         let mut stats: BTreeMap<String, AgentStats> = cfg
             .voters
             .keys()
@@ -433,7 +533,7 @@ impl Driver<'_> {
             exits: vec![None; k],
         };
         let mut cost = vec![0.0f64; k];
-        let mut pass = Pass::new(weighting.as_str(), n);
+        let mut pass = Pass::new(weighting.as_str(), first, n - first);
         let mut orders: Vec<Order> = Vec::new();
         let mut pending_exits: BTreeMap<String, Option<Levels>> = BTreeMap::new();
         let mut targets: Option<Vec<f64>> = None;
@@ -453,12 +553,12 @@ impl Driver<'_> {
             cash: cfg.cash,
             symbols: self.tape.symbols().to_vec(),
         })?;
-        let progress_every = (n / 10).max(1);
-        for step in 0..n {
-            if step > 0 && step.is_multiple_of(progress_every) {
+        let progress_every = ((n - first) / 10).max(1);
+        for step in first..n {
+            if step > first && (step - first).is_multiple_of(progress_every) {
                 tracing::info!(target: "cadre::desk", pass = weighting.as_str(), "day {step} of {n}");
             }
-            if step > 0 && step.is_multiple_of(252) {
+            if step > first && (step - first).is_multiple_of(252) {
                 ledger.flush().await?;
             }
             let view = self.tape.view(step);
@@ -513,7 +613,13 @@ impl Driver<'_> {
             let held: f64 = book.positions.iter().zip(&closes).map(|(q, c)| q * c).sum();
             book.equity = book.cash + held;
             book.peak = book.peak.max(book.equity);
-            pass.record_day(step, book.equity, prev_equity, &book.positions, &closes);
+            pass.record_day(
+                step - first,
+                book.equity,
+                prev_equity,
+                &book.positions,
+                &closes,
+            );
             prev_equity = book.equity;
             ledger.event(&DayClosed {
                 step,

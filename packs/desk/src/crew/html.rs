@@ -255,6 +255,31 @@ pub(super) fn render(r: &Report) -> String {
     } else {
         t.push_str(&chart("Held weight (largest 8)", &r.dates, &shown, true));
     }
+    if !r.walk_forward.is_empty() {
+        t.push_str("<h2>Walk-forward</h2>\n<table><tr><th>fold</th><th>train</th><th>test</th><th>learned weights</th><th>CAGR (learned)</th><th>Sharpe (learned)</th><th>CAGR (configured)</th><th>Sharpe (configured)</th></tr>\n");
+        for f in &r.walk_forward {
+            let weights: Vec<String> = f
+                .weights
+                .iter()
+                .map(|(k, w)| format!("{k} {w:.2}"))
+                .collect();
+            let opt = |x: Option<f64>| x.map_or_else(|| "-".to_owned(), |v| format!("{v:.2}"));
+            row(
+                &mut t,
+                &[
+                    f.fold.to_string(),
+                    format!("{} .. {}", f.train.0, f.train.1),
+                    format!("{} .. {}", f.test.0, f.test.1),
+                    weights.join(", "),
+                    format!("{:.2}%", f.test_summary.cagr * 100.0),
+                    opt(f.test_summary.sharpe),
+                    format!("{:.2}%", f.baseline_summary.cagr * 100.0),
+                    opt(f.baseline_summary.sharpe),
+                ],
+            );
+        }
+        t.push_str("</table>\n");
+    }
     t.push_str("<h2>Voters</h2>\n<table><tr><th>voter</th><th>votes</th><th>accuracy</th><th>weight at start</th><th>weight at end</th></tr>\n");
     for (name, a) in &r.agents {
         row(

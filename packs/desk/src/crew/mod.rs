@@ -31,13 +31,13 @@ pub use book::{
     Book, BookOpened, BookState, DayClosed, OrderFilled, PositionClosed, PositionOpened,
     RiskLimitBreached, stream as book_stream,
 };
-pub use desk::{BACKTEST, Desk, DeskConfig, DeskOutcome, DeskRun, Weighting};
+pub use desk::{BACKTEST, Desk, DeskConfig, DeskOutcome, DeskRun, WalkForward, Weighting};
 pub use messages::{
     Ballot, Ballots, BookGreeks, BookView, ExecuteStep, Executed, Levels, Proposals, SizeRequest,
     SizedOrders, StepInput, VoteRequest,
 };
 pub use report::{
-    AgentReport, AgentStats, BreachRecord, DecisionRecord, ExecutionReport, Report, Scenario,
+    AgentReport, AgentStats, BreachRecord, DecisionRecord, ExecutionReport, Fold, Report, Scenario,
     Stress, Summary, VoteRecord, render_text,
 };
 pub use tape::{DataSpec, Tape, View, load as load_tape};

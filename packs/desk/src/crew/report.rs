@@ -146,6 +146,7 @@ pub struct BreachRecord {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Pass {
     pub(crate) weighting: String,
+    pub(crate) start: usize,
     pub(crate) equity: Vec<f64>,
     pub(crate) returns: Vec<f64>,
     pub(crate) held_weights: Vec<(usize, Vec<f64>)>,
@@ -168,9 +169,10 @@ pub(crate) struct Pass {
 }
 
 impl Pass {
-    pub(crate) fn new(weighting: &str, steps: usize) -> Self {
+    pub(crate) fn new(weighting: &str, start: usize, steps: usize) -> Self {
         Self {
             weighting: weighting.to_owned(),
+            start,
             equity: Vec::with_capacity(steps),
             returns: Vec::with_capacity(steps),
             held_weights: Vec::new(),
@@ -213,6 +215,57 @@ impl Pass {
                 .collect();
             self.held_weights.push((step, w));
         }
+    }
+
+    /// Consecutive passes as one: equity chained (each pass's growth applied to the previous
+    /// pass's end), everything else concatenated or summed; the last pass's book and weights.
+    pub(crate) fn chain(passes: Vec<Pass>, cash: f64) -> Pass {
+        let start = passes.first().map_or(0, |p| p.start);
+        let steps = passes.iter().map(|p| p.equity.len()).sum();
+        let mut out = Pass::new("chained", start, steps);
+        let mut level = cash;
+        for p in passes {
+            let base = p.equity.first().copied().unwrap_or(cash);
+            let scale = level / cash;
+            if !out.equity.is_empty() {
+                out.returns.push(base / cash - 1.0);
+            }
+            out.equity.extend(p.equity.iter().map(|e| e * scale));
+            out.returns.extend(&p.returns);
+            level = out.equity.last().copied().unwrap_or(level);
+            let offset = p.start - start;
+            out.held_weights
+                .extend(p.held_weights.into_iter().map(|(s, w)| (s + offset, w)));
+            out.targets.extend(p.targets);
+            out.decisions.extend(p.decisions);
+            out.breaches.extend(p.breaches);
+            out.greeks.extend(p.greeks);
+            out.fees += p.fees;
+            out.slippage += p.slippage;
+            out.traded += p.traded;
+            out.fills += p.fills;
+            out.wins += p.wins;
+            out.closed += p.closed;
+            out.halted_at = out.halted_at.or(p.halted_at);
+            out.quality.orders += p.quality.orders;
+            out.quality.fills += p.quality.fills;
+            out.quality.submitted += p.quality.submitted;
+            out.quality.filled += p.quality.filled;
+            out.quality.fees += p.quality.fees;
+            out.quality.slippage_cost += p.quality.slippage_cost;
+            out.quality.shortfall += p.quality.shortfall;
+            out.quality.arrival_notional += p.quality.arrival_notional;
+            for (k, st) in p.agents {
+                let e = out.agents.entry(k).or_default();
+                e.votes += st.votes;
+                e.judged += st.judged;
+                e.right += st.right;
+            }
+            out.weights = p.weights;
+            out.replay += p.replay;
+            out.final_book = p.final_book;
+        }
+        out
     }
 
     pub(crate) fn round_trip(&mut self, pnl: f64) {
@@ -340,6 +393,9 @@ pub struct Report {
     pub stress: Option<Stress>,
     /// Experiences in the replay buffer at the end.
     pub experiences: usize,
+    /// Walk-forward folds, when the run asked for them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub walk_forward: Vec<Fold>,
     /// Limit breaches.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub breaches: Vec<BreachRecord>,
@@ -383,7 +439,24 @@ fn finite(x: Result<f64>) -> Option<f64> {
     x.ok().filter(|v| v.is_finite())
 }
 
-fn summary(cfg: &DeskConfig, pass: &Pass) -> Summary {
+/// One walk-forward fold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fold {
+    /// Its number, from 0.
+    pub fold: usize,
+    /// First and last day the weights were learned over.
+    pub train: (String, String),
+    /// First and last day traded with them.
+    pub test: (String, String),
+    /// The learned voter weights.
+    pub weights: BTreeMap<String, f64>,
+    /// The test window with the learned weights.
+    pub test_summary: Summary,
+    /// The test window with the configured weights.
+    pub baseline_summary: Summary,
+}
+
+pub(crate) fn summary(cfg: &DeskConfig, pass: &Pass) -> Summary {
     let final_equity = pass.equity.last().copied().unwrap_or(cfg.cash);
     let years = (pass.returns.len().max(1)) as f64 / YEAR;
     let mean_equity = pass.equity.iter().sum::<f64>() / pass.equity.len().max(1) as f64;
@@ -425,6 +498,9 @@ fn summary(cfg: &DeskConfig, pass: &Pass) -> Summary {
 fn stress(cfg: &DeskConfig, tape: &Tape, book: &BookView) -> Result<Option<Stress>> {
     let last = tape.len() - 1;
     let view = tape.view(last);
+    if book.positions.len() != view.symbols().len() {
+        return Ok(None);
+    }
     let closes = view.closes();
     let exposure: f64 = book.positions.iter().zip(&closes).map(|(q, c)| q * c).sum();
     if exposure == 0.0 || cfg.stress_paths == 0 {
@@ -543,8 +619,12 @@ pub(crate) fn build(
         },
         stress: stress(cfg, tape, &main.final_book)?,
         experiences: main.replay,
+        walk_forward: Vec::new(),
         breaches: main.breaches,
-        dates: times.iter().map(|t| t.date_naive().to_string()).collect(),
+        dates: times[main.start..main.start + main.equity.len()]
+            .iter()
+            .map(|t| t.date_naive().to_string())
+            .collect(),
         equity: main.equity,
         equity_comparison: other.map(|p| p.equity).unwrap_or_default(),
         weights: main.held_weights,
@@ -626,6 +706,25 @@ pub fn render_text(out: &Path, r: &Report) -> String {
             let _ = write!(t, "{:>20}", f(c));
         }
         t.push('\n');
+    }
+    if !r.walk_forward.is_empty() {
+        let _ = writeln!(
+            t,
+            "\nwalk-forward fold  test window              learned: CAGR  Sharpe   configured: CAGR  Sharpe"
+        );
+        for f in &r.walk_forward {
+            let _ = writeln!(
+                t,
+                "{:>17}  {} .. {}  {:>13}  {:>6}  {:>17}  {:>6}",
+                f.fold,
+                f.test.0,
+                f.test.1,
+                pct(f.test_summary.cagr),
+                opt(f.test_summary.sharpe),
+                pct(f.baseline_summary.cagr),
+                opt(f.baseline_summary.sharpe)
+            );
+        }
     }
     let _ = writeln!(t, "\nvoter            votes  accuracy  weight start -> end");
     for (name, a) in &r.agents {
