@@ -38,6 +38,9 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Flow(cmd) => with_runtime(&cli.source, |loaded| flow::run(cmd, loaded)),
         Command::Audit(args) => with_runtime(&cli.source, |loaded| flow::audit(args, loaded)),
         Command::Quant(cmd) => quant::run(cmd),
+        Command::Desk(cmd) if cmd.is_operator() => {
+            with_runtime(&cli.source, |loaded| desk::operate(cmd, loaded))
+        }
         Command::Desk(cmd) => desk::run(cmd),
     }
 }

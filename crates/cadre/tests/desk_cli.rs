@@ -254,6 +254,15 @@ fn bad_desk_input_is_named() {
         "{}",
         text(&out.stderr)
     );
+    // Operator commands need a running paper session on the crew's bus.
+    let out = cadre(&["desk", "status", "--crew", manifest], dir.path());
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("trading-desk.toml")
+            && (err.contains("paper session") || err.contains("bus database")),
+        "{err}"
+    );
     let out = cadre(&["desk", "report", "nowhere"], dir.path());
     assert!(!out.status.success());
     assert!(

@@ -605,3 +605,80 @@ mod tests {
         assert!(err.to_string().contains("`price`"), "{err}");
     }
 }
+
+/// A paper-trading broker: the [`SimBroker`]'s fills and costs over a feed that is replayed at
+/// wall-clock speed (one bar every `pace`), recording when each order was submitted and filled
+/// on the wall clock.
+///
+/// The desk's paper mode drives it: bars arrive at their wall-clock time, orders decided on a
+/// bar fill at the next bar's open, as in a backtest, so a paper run and a backtest of the same
+/// feed trade alike while operators watch, halt, flatten and review in real time.
+#[derive(Debug, Clone)]
+pub struct PaperBroker {
+    inner: SimBroker,
+    pace: std::time::Duration,
+    submitted: std::collections::HashMap<OrderId, std::time::Instant>,
+    waits: Vec<std::time::Duration>,
+}
+
+impl PaperBroker {
+    /// A paper broker with the [`SimBroker`]'s models, over a feed of one bar every `pace`.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` naming a bad field of `config`, or a zero `pace`.
+    pub fn new(config: SimConfig, pace: std::time::Duration) -> Result<Self> {
+        if pace.is_zero() {
+            return Err(Error::invalid_input("field `pace`: must be more than 0"));
+        }
+        Ok(Self {
+            inner: SimBroker::new(config)?,
+            pace,
+            submitted: std::collections::HashMap::new(),
+            waits: Vec::new(),
+        })
+    }
+
+    /// Wall-clock time between bars.
+    pub fn pace(&self) -> std::time::Duration {
+        self.pace
+    }
+
+    /// Wall-clock time from each filled order's submission to its (first) fill.
+    pub fn fill_waits(&self) -> &[std::time::Duration] {
+        &self.waits
+    }
+}
+
+impl Broker for PaperBroker {
+    fn submit(&mut self, order: Order) -> Result<()> {
+        let id = order.id();
+        self.inner.submit(order)?;
+        self.submitted.insert(id, std::time::Instant::now());
+        Ok(())
+    }
+
+    fn on_bar(&mut self, symbol: &str, bar: &Bar, fills: &mut Vec<Fill>) -> Result<()> {
+        let before = fills.len();
+        self.inner.on_bar(symbol, bar, fills)?;
+        for f in &fills[before..] {
+            if let Some(at) = self.submitted.remove(&f.order()) {
+                self.waits.push(at.elapsed());
+            }
+        }
+        Ok(())
+    }
+
+    fn cancel(&mut self, id: OrderId) -> bool {
+        self.submitted.remove(&id);
+        self.inner.cancel(id)
+    }
+
+    fn working(&self) -> usize {
+        self.inner.working()
+    }
+
+    fn quality(&self) -> &ExecutionQuality {
+        self.inner.quality()
+    }
+}

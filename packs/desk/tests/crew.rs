@@ -396,3 +396,231 @@ async fn walk_forward_learns_on_each_train_window_and_trades_the_next() {
     assert!((learned - 4.0).abs() < 1e-9);
     assert_eq!(r.comparison.as_ref().unwrap().weighting, "configured");
 }
+
+mod paper {
+    use super::*;
+    use cadre_bus::Bus;
+    use cadre_pack_desk::crew::{
+        CONTROL, ControlAction, DeskControl, DeskStatus, REPLY_KEY, REQUEST_KEY, RegisterReply,
+        RegisterRequest, RunMode, STATUS_KEY,
+    };
+    use std::time::Instant;
+
+    /// The whole desk with a coordinator that takes operator requests while a run is going,
+    /// on a bus this test keeps a handle to.
+    async fn paper_node(desk: &str) -> (Node, Arc<dyn Bus>) {
+        let bus: Arc<dyn Bus> = Arc::new(MemoryBus::default());
+        let desk = Desk::from_config(&table(desk)).unwrap();
+        let risk = RiskManager::from_config(&table("")).unwrap();
+        let portfolio =
+            PortfolioOptimizer::from_config(&table("window = 60\nmax_weight = 0.5")).unwrap();
+        // One replica runs the session, the other answers the operators.
+        let many = PoolConfig {
+            min: 2,
+            max: 2,
+            batch: 1,
+            ..one()
+        };
+        let node = Node::builder(Arc::clone(&bus))
+            .agent(AgentSpec::new(kind("desk"), move || desk.clone()).pool(many))
+            .agent(AgentSpec::new(kind("analyst"), MarketAnalyst::default).pool(one()))
+            .agent(AgentSpec::new(kind("risk"), move || risk.clone()).pool(one()))
+            .agent(AgentSpec::new(kind("portfolio"), move || portfolio.clone()).pool(one()))
+            .agent(AgentSpec::new(kind("execution"), || Execution).pool(one()))
+            .agent(AgentSpec::new(kind("pricing"), Pricing::default).pool(one()))
+            .start()
+            .await
+            .unwrap();
+        (node, bus)
+    }
+
+    async fn until<T>(what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(v) = probe().await {
+                return v;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    async fn control(node: &Node, run: Option<String>, action: ControlAction) -> DeskStatus {
+        let request = DeskControl::new(run, action);
+        node.client()
+            .run(CONTROL, &request, Duration::from_secs(30))
+            .await
+            .unwrap()
+    }
+
+    fn paper_run(out: &Path, days: usize) -> DeskRun {
+        DeskRun {
+            symbols: Some(4),
+            days: Some(days),
+            seed: Some(2),
+            out: Some(out.to_path_buf()),
+            mode: Some(RunMode::Paper),
+            pace: Some(Duration::from_millis(3)),
+            ..DeskRun::default()
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn operators_review_and_flatten_a_paper_session() {
+        // Any disagreement among the voters sends a proposal to manual review.
+        let (node, bus) = paper_node("variance_limit = 0.0").await;
+        let dir = tempfile::tempdir().unwrap();
+        let client = node.client();
+        let input = paper_run(dir.path(), 1500);
+        let running = tokio::spawn(async move {
+            client
+                .run::<_, DeskOutcome>(BACKTEST, &input, Duration::from_secs(300))
+                .await
+        });
+        // Two proposals wait for review: approve one, reject the other. (Other tests' sessions
+        // run in this process too: ours is the one writing to `dir`.)
+        let out = dir.path().display().to_string();
+        let (run, pending) = until("two pending reviews", async || {
+            let s = control(&node, None, ControlAction::Status).await;
+            let mine = s.sessions.into_iter().find(|s| s.out == out)?;
+            (mine.pending.len() >= 2).then_some((mine.run, mine.pending))
+        })
+        .await;
+        let approved = control(
+            &node,
+            Some(run.clone()),
+            ControlAction::Approve {
+                proposal: pending[0].proposal,
+                by: "tester".into(),
+                why: "looks fine".into(),
+            },
+        )
+        .await;
+        assert!(
+            approved.message.contains("approved by tester"),
+            "{}",
+            approved.message
+        );
+        control(
+            &node,
+            Some(run.clone()),
+            ControlAction::Reject {
+                proposal: pending[1].proposal,
+                by: "tester".into(),
+                why: "too big".into(),
+            },
+        )
+        .await;
+        // An unknown proposal is refused, naming it.
+        let err = node
+            .client()
+            .run::<_, DeskStatus>(
+                CONTROL,
+                &DeskControl::new(
+                    Some(run.clone()),
+                    ControlAction::Approve {
+                        proposal: 1,
+                        by: "tester".into(),
+                        why: String::new(),
+                    },
+                ),
+                Duration::from_secs(30),
+            )
+            .await
+            .unwrap_err();
+        assert!(err.message().contains('1'), "{err}");
+        // Flatten through the bus register, as `cadre desk flatten` does.
+        let request = RegisterRequest {
+            id: "req-1".into(),
+            control: DeskControl::new(
+                Some(run.clone()),
+                ControlAction::Flatten {
+                    by: "tester".into(),
+                },
+            ),
+        };
+        bus.set_control(REQUEST_KEY, Some(serde_json::to_string(&request).unwrap()))
+            .await
+            .unwrap();
+        let reply = until("the flatten reply", async || {
+            let text = bus.control(REPLY_KEY).await.unwrap()?;
+            serde_json::from_str::<RegisterReply>(&text.value).ok()
+        })
+        .await;
+        assert_eq!(reply.id, "req-1");
+        assert!(
+            reply
+                .result
+                .unwrap()
+                .message
+                .contains("every position closes")
+        );
+        let status = bus
+            .control(STATUS_KEY)
+            .await
+            .unwrap()
+            .expect("status published");
+        assert!(status.value.contains("\"sessions\""));
+
+        let outcome = running.await.unwrap().unwrap();
+        node.shutdown().await;
+        let (_, r) = report(dir.path());
+        let reasons: Vec<&str> = r.decision_log.iter().map(|d| d.reason.as_str()).collect();
+        assert!(
+            reasons.iter().any(|x| x.contains("approved by tester")),
+            "{reasons:?}"
+        );
+        assert!(reasons.iter().any(|x| x.contains("rejected by tester")));
+        assert!(r.comparison.is_none(), "a paper session runs one pass");
+        let store: Arc<dyn EventStore> =
+            Arc::new(SqliteStore::open(dir.path().join("book.db")).await.unwrap());
+        for t in ["audit.flatten", "audit.review"] {
+            let found = store
+                .query(&EventQuery::new().with_event_type(t), 1, 100)
+                .await
+                .unwrap();
+            assert!(!found.is_empty(), "no `{t}` on the audit trail");
+        }
+        assert!(outcome.out.ends_with(dir.path().file_name().unwrap()));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_kill_switch_holds_a_paper_session_until_resumed() {
+        let (node, bus) = paper_node("").await;
+        let dir = tempfile::tempdir().unwrap();
+        let client = node.client();
+        let input = paper_run(dir.path(), 2000);
+        let running = tokio::spawn(async move {
+            client
+                .run::<_, DeskOutcome>(BACKTEST, &input, Duration::from_secs(300))
+                .await
+        });
+        let out = dir.path().display().to_string();
+        let halted = async |want: bool| {
+            until("the session's halt state", async || {
+                let text = bus.control(STATUS_KEY).await.unwrap()?;
+                let s: DeskStatus = serde_json::from_str(&text.value).ok()?;
+                let mine = s.sessions.into_iter().find(|s| s.out == out)?;
+                (mine.halted == want).then_some(mine.step)
+            })
+            .await
+        };
+        halted(false).await;
+        node.halt("test", "tester").await.unwrap();
+        let at = halted(true).await;
+        node.resume().await.unwrap();
+        let after = halted(false).await;
+        assert!(after > at);
+        running.await.unwrap().unwrap();
+        node.shutdown().await;
+        let store: Arc<dyn EventStore> =
+            Arc::new(SqliteStore::open(dir.path().join("book.db")).await.unwrap());
+        for t in ["audit.halted", "audit.resumed"] {
+            let found = store
+                .query(&EventQuery::new().with_event_type(t), 1, 100)
+                .await
+                .unwrap();
+            assert_eq!(found.len(), 1, "`{t}` entries");
+        }
+    }
+}

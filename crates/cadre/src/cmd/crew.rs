@@ -53,6 +53,36 @@ async fn open_bus(
     })
 }
 
+/// The crew's bus for control registers only (as `cadre halt` opens it): works while the
+/// crew's node owns the database.
+pub(crate) async fn open_bus_for_control(
+    manifest: &CrewManifest,
+    loaded: &cadre_config::Loaded,
+) -> anyhow::Result<SqliteBus> {
+    let config = if manifest.bus_set {
+        &manifest.bus
+    } else {
+        &loaded.config.bus
+    };
+    if config.backend != BusBackend::Sqlite {
+        anyhow::bail!(
+            "{}: the crew's bus is {:?}; operator commands reach a desk over its SQLite bus",
+            manifest.path.display(),
+            config.backend
+        );
+    }
+    let path = config.database(&loaded.config.node);
+    let opts = BusOptions::from_config(config);
+    if !path.exists() {
+        anyhow::bail!(
+            "{}: no bus database at {} (is the crew running?)",
+            manifest.path.display(),
+            path.display()
+        );
+    }
+    Ok(SqliteBus::open_read_only(&path, opts).await?)
+}
+
 fn node_id(manifest: &CrewManifest, id: Option<&str>) -> anyhow::Result<AgentId> {
     let text = match id {
         Some(id) => id.to_owned(),

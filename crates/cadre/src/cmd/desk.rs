@@ -36,6 +36,35 @@ pub(crate) enum DeskCommand {
     /// Prints the summary table (or the report's figures as JSON); with `--verify`, also
     /// rebuilds the book from its events in the run's event store and checks that the equity
     /// curve equals the report's, day by day.
+    /// A running paper session (`cadre run crews/trading-desk.toml --set mode=paper`): its
+    /// step, equity, positions and the proposals waiting for review.
+    Status(OperatorArgs),
+    /// Close every position of a running paper session at the next bar's open (audited).
+    Flatten {
+        #[command(flatten)]
+        op: OperatorArgs,
+        /// Who asks (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// List the proposals of a paper session waiting for manual review, or approve or reject
+    /// one (audited; an approved one is sized and ordered at the next step).
+    Review {
+        #[command(flatten)]
+        op: OperatorArgs,
+        /// Approve this proposal id.
+        #[arg(long, conflicts_with = "reject")]
+        approve: Option<u64>,
+        /// Reject this proposal id.
+        #[arg(long)]
+        reject: Option<u64>,
+        /// Why (recorded on the audit trail).
+        #[arg(long, default_value = "")]
+        why: String,
+        /// Who decides (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
     Report {
         /// The run folder (holding report.json and book.db).
         run: PathBuf,
@@ -49,6 +78,30 @@ pub(crate) enum DeskCommand {
         #[arg(long, value_name = "URL")]
         store: Option<String>,
     },
+}
+
+/// Where a paper session runs.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct OperatorArgs {
+    /// The crew manifest of the running desk (its bus is how this command reaches it).
+    #[arg(long, default_value = "crews/trading-desk.toml")]
+    crew: PathBuf,
+    /// The session's run id, when several run.
+    #[arg(long)]
+    run: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    format: SummaryFormat,
+}
+
+impl DeskCommand {
+    /// Whether the command talks to a running crew (it needs the async runtime).
+    pub(crate) fn is_operator(&self) -> bool {
+        matches!(
+            self,
+            Self::Status(_) | Self::Flatten { .. } | Self::Review { .. }
+        )
+    }
 }
 
 /// Strategies `cadre desk backtest` runs.
@@ -141,6 +194,9 @@ pub(crate) struct BacktestArgs {
 pub(crate) fn run(cmd: DeskCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         DeskCommand::Backtest(args) => backtest(&args),
+        DeskCommand::Status(_) | DeskCommand::Flatten { .. } | DeskCommand::Review { .. } => {
+            anyhow::bail!("operator commands run on the async runtime")
+        }
         DeskCommand::Report {
             run,
             format,
@@ -460,5 +516,117 @@ fn report(
         state.fills,
         state.equity.last().copied().unwrap_or_default()
     ));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn who(by: Option<String>) -> String {
+    by.or_else(|| std::env::var("USER").ok())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "operator".to_owned())
+}
+
+/// `cadre desk status|flatten|review`: through the bus's control registers, which work while
+/// the crew's node owns the bus (as `cadre halt` does).
+pub(crate) async fn operate(
+    cmd: DeskCommand,
+    loaded: cadre_config::Loaded,
+) -> anyhow::Result<ExitCode> {
+    use cadre_bus::Bus as _;
+    use cadre_pack_desk::crew::{
+        ControlAction, DeskControl, DeskStatus, REPLY_KEY, REQUEST_KEY, RegisterReply,
+        RegisterRequest, STATUS_KEY,
+    };
+    let (op, action) = match cmd {
+        DeskCommand::Status(op) => (op, ControlAction::Status),
+        DeskCommand::Flatten { op, by } => (op, ControlAction::Flatten { by: who(by) }),
+        DeskCommand::Review {
+            op,
+            approve,
+            reject,
+            why,
+            by,
+        } => {
+            let by = who(by);
+            let action = match (approve, reject) {
+                (Some(proposal), _) => ControlAction::Approve { proposal, by, why },
+                (None, Some(proposal)) => ControlAction::Reject { proposal, by, why },
+                (None, None) => ControlAction::Status,
+            };
+            (op, action)
+        }
+        other => anyhow::bail!("not an operator command: {other:?}"),
+    };
+    let manifest = super::crew::load(&op.crew, loaded.profile.as_deref())?;
+    let bus = super::crew::open_bus_for_control(&manifest, &loaded).await?;
+    let status: DeskStatus = if action == ControlAction::Status {
+        let text = bus.control(STATUS_KEY).await?.with_context(|| {
+            format!(
+                "no desk paper session has run on the bus of {}",
+                op.crew.display()
+            )
+        })?;
+        serde_json::from_str(&text.value).context("the desk's status register")?
+    } else {
+        let id = uuid::Uuid::now_v7().to_string();
+        let request = RegisterRequest {
+            id: id.clone(),
+            control: DeskControl::new(op.run.clone(), action),
+        };
+        bus.set_control(REQUEST_KEY, Some(serde_json::to_string(&request)?))
+            .await?;
+        // The session reads the register at its next bar: wait for the answer to this id.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(text) = bus.control(REPLY_KEY).await?
+                && let Ok(reply) = serde_json::from_str::<RegisterReply>(&text.value)
+                && reply.id == id
+            {
+                break reply
+                    .result
+                    .map_err(|e| anyhow::anyhow!("the desk refused: {e}"))?;
+            }
+            if std::time::Instant::now() > deadline {
+                anyhow::bail!(
+                    "no paper session on the bus of {} answered within 30 s (is `cadre run {} --set mode=paper` running?)",
+                    op.crew.display(),
+                    op.crew.display()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    match op.format {
+        SummaryFormat::Json => output::data(serde_json::to_string_pretty(&status)?),
+        SummaryFormat::Table => {
+            let mut t = String::new();
+            if !status.message.is_empty() {
+                let _ = writeln!(t, "{}", status.message);
+            }
+            if status.sessions.is_empty() {
+                let _ = writeln!(t, "no paper session is running");
+            }
+            for s in &status.sessions {
+                let _ = writeln!(
+                    t,
+                    "{}: day {} of {} ({}), equity {:.2}, {} positions{}",
+                    s.run,
+                    s.step + 1,
+                    s.days,
+                    s.date,
+                    s.equity,
+                    s.positions.len(),
+                    if s.halted { ", HALTED" } else { "" }
+                );
+                for p in &s.pending {
+                    let _ = writeln!(
+                        t,
+                        "  review {}: {} {:.0} {} (score {:+.2}: {})",
+                        p.proposal, p.side, p.size, p.symbol, p.score, p.reason
+                    );
+                }
+            }
+            output::data(t.trim_end());
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }

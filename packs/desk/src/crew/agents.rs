@@ -27,7 +27,7 @@ use super::messages::{
     SizedOrders, StepInput, VoteRequest,
 };
 use super::tape::{self, View};
-use crate::broker::{Broker, SimBroker};
+use crate::broker::{Broker, PaperBroker, SimBroker};
 use crate::model::{Order, OrderId, OrderKind, ProposalId, Side, TradingProposal, Verdict};
 
 /// `desk.analyze`: technical signals → proposals ([`MarketAnalyst`]).
@@ -941,8 +941,10 @@ impl Agent for PortfolioOptimizer {
 #[derive(Debug, Clone, Default)]
 pub struct Execution;
 
-fn sessions() -> &'static Mutex<HashMap<String, SimBroker>> {
-    static SESSIONS: OnceLock<Mutex<HashMap<String, SimBroker>>> = OnceLock::new();
+type Sessions = Mutex<HashMap<String, Box<dyn Broker + Send>>>;
+
+fn sessions() -> &'static Sessions {
+    static SESSIONS: OnceLock<Sessions> = OnceLock::new();
     SESSIONS.get_or_init(Default::default)
 }
 
@@ -970,7 +972,11 @@ impl Execution {
             .lock()
             .map_err(|_| Error::internal("the broker sessions' lock is poisoned"))?;
         if !map.contains_key(&req.run) {
-            map.insert(req.run.clone(), SimBroker::new(req.broker)?);
+            let broker: Box<dyn Broker + Send> = match req.paper {
+                Some(pace) => Box::new(PaperBroker::new(req.broker, pace)?),
+                None => Box::new(SimBroker::new(req.broker)?),
+            };
+            map.insert(req.run.clone(), broker);
         }
         let broker = map.get_mut(&req.run).expect("inserted above");
         for o in &req.orders {

@@ -23,6 +23,7 @@ use super::messages::{
     SizedOrders, StepInput, VoteRequest,
 };
 use super::report::{self, AgentStats, DecisionRecord, Pass, Report};
+use super::session;
 use super::tape::{self, DataSpec, Tape};
 use crate::broker::{CommissionModel, SimConfig, SlippageModel};
 use crate::consensus::{ConsensusEngine, Mode};
@@ -124,7 +125,7 @@ impl Default for DeskConfig {
             .collect(),
             weights: Weighting::Adaptive,
             compare: true,
-            eta: 0.2,
+            eta: 0.1,
             horizon: 10,
             replay: 4096,
             rebalance_every: 21,
@@ -166,6 +167,27 @@ pub struct DeskRun {
     /// next `test` days with them, roll forward by `test`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub walk_forward: Option<WalkForward>,
+    /// `backtest` (default: as fast as the agents answer) or `paper` (the feed replayed at
+    /// wall-clock speed, one bar every `pace`; operators can halt, flatten and review).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<RunMode>,
+    /// Paper mode: wall-clock time per bar (default "1s").
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub pace: Option<Duration>,
+}
+
+/// How a desk run uses the clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunMode {
+    /// A backtest on the virtual clock.
+    Backtest,
+    /// Paper trading: the feed replayed at wall-clock speed, manual review, operator controls.
+    Paper,
 }
 
 /// Walk-forward windows, in days.
@@ -302,11 +324,16 @@ impl DeskConfig {
 
 impl Agent for Desk {
     fn capabilities(&self) -> Vec<Capability> {
-        vec![Capability::new(BACKTEST, agents::VERSION).expect("valid capability")]
+        vec![
+            Capability::new(BACKTEST, agents::VERSION).expect("valid capability"),
+            Capability::new(session::CONTROL, agents::VERSION).expect("valid capability"),
+        ]
     }
 
     async fn can_handle(&self, task: &Task) -> Bid {
-        if task.capability == BACKTEST && task.input.is::<DeskRun>() {
+        if (task.capability == BACKTEST && task.input.is::<DeskRun>())
+            || (task.capability == session::CONTROL && task.input.is::<session::DeskControl>())
+        {
             Bid::accept(1.0, Duration::from_secs(2))
         } else {
             Bid::decline()
@@ -318,6 +345,10 @@ impl Agent for Desk {
         task: Task,
         cx: &Context,
     ) -> std::result::Result<TaskOutcome, AgentError> {
+        if task.capability == session::CONTROL {
+            let request: session::DeskControl = task.input()?;
+            return TaskOutcome::new(&task, &session::control(&request)?);
+        }
         let run: DeskRun = task.input()?;
         let client = cx.get::<Client>().cloned().ok_or_else(|| {
             Error::internal("desk.backtest runs inside a cadre node (no client in its context)")
@@ -331,10 +362,30 @@ impl Agent for Desk {
         if let Some(c) = run.compare {
             cfg.compare = c;
         }
+        let paper = match run.mode.unwrap_or(RunMode::Backtest) {
+            RunMode::Backtest => None,
+            RunMode::Paper => {
+                if run.walk_forward.is_some() {
+                    return Err(Error::invalid_input(
+                        "key `walk_forward`: a paper session trades one pass; drop `walk_forward` or `mode = \"paper\"`",
+                    ));
+                }
+                cfg.compare = false;
+                let pace = run.pace.unwrap_or(Duration::from_secs(1));
+                if pace.is_zero() {
+                    return Err(Error::invalid_input("key `pace`: must be more than 0"));
+                }
+                Some(pace)
+            }
+        };
         let run_id = format!(
             "desk-{}-{}",
             chrono::Utc::now().format("%Y%m%d-%H%M%S"),
-            &task.id.to_string()[..8]
+            // The random tail of the task's UUIDv7: unique even for runs started together.
+            {
+                let id = task.id.to_string();
+                id[id.len() - 12..].to_owned()
+            }
         );
         let out = run.out.clone().unwrap_or_else(|| cfg.runs.join(&run_id));
         std::fs::create_dir_all(&out).map_err(|e| {
@@ -354,6 +405,8 @@ impl Agent for Desk {
             tape: &tape,
             cx,
             store,
+            paper,
+            out: out.clone(),
         };
         let n = tape.len();
         let (main, other, folds) = match run.walk_forward {
@@ -396,6 +449,10 @@ struct Driver<'a> {
     tape: &'a Tape,
     cx: &'a Context,
     store: std::sync::Arc<dyn cadre_store::EventStore>,
+    /// Paper mode: one bar every this much wall-clock time.
+    paper: Option<Duration>,
+    /// The run folder.
+    out: PathBuf,
 }
 
 /// A decision waiting for its outcome to be judged.
@@ -515,8 +572,21 @@ impl Driver<'_> {
             cfg.threshold,
             cfg.variance_limit,
             cfg.quorum,
-            Mode::Backtest,
+            if self.paper.is_some() {
+                Mode::Paper
+            } else {
+                Mode::Backtest
+            },
         )?;
+        let guard = match self.paper {
+            Some(_) => Some(session::open(run)?),
+            None => None,
+        };
+        let session = guard.as_ref().map(|g| std::sync::Arc::clone(&g.session));
+        let started = tokio::time::Instant::now();
+        let bus = self.cx.get::<std::sync::Arc<dyn cadre_bus::Bus>>().cloned();
+        let mut operator_halt = false;
+        let mut last_request: Option<String> = None;
         let broker = cfg.sim_config()?;
         let mut weights: BTreeMap<String, f64> =
             start_weights.unwrap_or_else(|| cfg.voters.clone());
@@ -562,6 +632,55 @@ impl Driver<'_> {
                 ledger.flush().await?;
             }
             let view = self.tape.view(step);
+            // 0. Paper: the feed's next bar arrives on the wall clock; the kill switch holds
+            // trading while it is pulled.
+            if let Some(pace) = self.paper {
+                let due = started + pace * u32::try_from(step - first).unwrap_or(u32::MAX);
+                tokio::select! {
+                    () = tokio::time::sleep_until(due) => {}
+                    () = self.cx.cancellation().cancelled() => {
+                        return Err(Error::new(ErrorCode::Cancelled, "the paper session was cancelled"));
+                    }
+                }
+                let pulled = match &bus {
+                    Some(bus) => bus
+                        .control(cadre_runtime::protocol::HALT_KEY)
+                        .await?
+                        .is_some(),
+                    None => false,
+                };
+                if let Some(bus) = &bus {
+                    serve_registers(bus.as_ref(), &mut last_request).await?;
+                }
+                if pulled != operator_halt {
+                    operator_halt = pulled;
+                    ledger.audit(
+                        if pulled { "halted" } else { "resumed" },
+                        format!("desk/{run}"),
+                        serde_json::json!({ "step": step, "date": view.time().date_naive().to_string() }),
+                    );
+                }
+                if pulled {
+                    // Nothing trades; the book is still marked.
+                    let closes = view.closes();
+                    let held: f64 = book.positions.iter().zip(&closes).map(|(q, c)| q * c).sum();
+                    book.equity = book.cash + held;
+                    book.peak = book.peak.max(book.equity);
+                    pass.record_day(
+                        step - first,
+                        book.equity,
+                        prev_equity,
+                        &book.positions,
+                        &closes,
+                    );
+                    prev_equity = book.equity;
+                    ledger.event(&DayClosed { step, closes })?;
+                    if let Some(s) = &session {
+                        s.update(self.status(run, step, n, &book, true))?;
+                    }
+                    continue;
+                }
+            }
             // 1. Execution: orders decided yesterday fill at today's open.
             let executed: Executed = self
                 .call(
@@ -572,6 +691,7 @@ impl Driver<'_> {
                         data: self.spec.clone(),
                         step,
                         broker,
+                        paper: self.paper,
                         orders: std::mem::take(&mut orders),
                         last: step + 1 == n,
                     },
@@ -684,6 +804,9 @@ impl Driver<'_> {
                     normalise(&mut weights, &cfg.voters);
                 }
             }
+            if let Some(s) = &session {
+                s.update(self.status(run, step, n, &book, false))?;
+            }
             if halted || step + 1 == n {
                 continue;
             }
@@ -760,6 +883,47 @@ impl Driver<'_> {
                 audit_decision(&mut ledger, run, &record, main);
                 pass.decisions.push(record);
             }
+            // Paper: an operator's flatten and resolved reviews.
+            let mut approved = Vec::new();
+            if let Some(s) = &session {
+                if let Some(by) = s.take_flatten()? {
+                    for (i, q) in book.positions.iter().enumerate() {
+                        if *q > 0.0 && !exiting.contains(&i) {
+                            exiting.insert(i);
+                            orders.push(Order::new(
+                                crate::model::OrderId(next_order),
+                                view.symbols()[i].clone(),
+                                Side::Sell,
+                                *q,
+                                crate::model::OrderKind::Market,
+                                closes[i],
+                                view.time(),
+                            )?);
+                            next_order += 1;
+                        }
+                    }
+                    ledger.audit(
+                        "flatten",
+                        format!("desk/{run}"),
+                        serde_json::json!({ "step": step, "by": by, "positions": book.positions }),
+                    );
+                    pass.flattened.push((step, by));
+                }
+                for r in s.take_resolved()? {
+                    let record =
+                        DecisionRecord::voted(step, &view.time(), &r.proposal, &r.decision);
+                    ledger.audit(
+                        "review",
+                        format!("desk/{run}/{}", r.proposal.id().0),
+                        serde_json::json!({ "by": r.by, "decision": record }),
+                    );
+                    audit_decision(&mut ledger, run, &record, main);
+                    pass.decisions.push(record);
+                    if r.decision.outcome() == Outcome::Approved {
+                        approved.push(r.proposal);
+                    }
+                }
+            }
             // 5. Proposals: the analyst every day, the optimiser on rebalance days.
             let analysed: Proposals = self
                 .call(agents::ANALYZE, Route::Capability, input.clone())
@@ -780,71 +944,74 @@ impl Driver<'_> {
                 pass.greeks.push(greeks);
             }
             proposals.retain(|p| self.column(p.symbol()).is_ok_and(|s| !exiting.contains(&s)));
-            if proposals.is_empty() {
-                continue;
-            }
             // 6. Votes from every voter, in parallel; then consensus.
-            let request = VoteRequest {
-                step: input.clone(),
-                proposals: proposals.clone(),
-                targets: targets.clone(),
-            };
-            let mut calls = Vec::with_capacity(cfg.voters.len());
-            for voter in cfg.voters.keys() {
-                let kind = AgentKind::new(voter)?;
-                calls.push(self.call::<_, Ballots>(VOTE, Route::Kind(kind), request.clone()));
-            }
-            let answers = join_all(calls).await;
-            let mut ballots: Vec<Ballots> = Vec::with_capacity(answers.len());
-            for a in answers {
-                ballots.push(a?);
-            }
-            let mut approved = Vec::new();
-            for (i, p) in proposals.iter().enumerate() {
-                let mut votes = Vec::with_capacity(ballots.len());
-                for b in &ballots {
-                    let Some(ballot) = b.ballots.get(i) else {
-                        return Err(Error::invalid_input(format!(
-                            "voter `{}` answered {} ballots for {} proposals",
-                            b.voter,
-                            b.ballots.len(),
-                            proposals.len()
-                        )));
-                    };
-                    let weight = weights.get(&b.voter).copied().unwrap_or(0.0);
-                    votes.push(Vote::new(
-                        b.voter.clone(),
-                        ballot.verdict,
-                        ballot.confidence,
-                        weight,
-                        ballot.reasons.clone(),
-                    )?);
-                    if let Some(st) = stats.get_mut(&b.voter) {
-                        st.votes += 1;
+            if !proposals.is_empty() {
+                let request = VoteRequest {
+                    step: input.clone(),
+                    proposals: proposals.clone(),
+                    targets: targets.clone(),
+                };
+                let mut calls = Vec::with_capacity(cfg.voters.len());
+                for voter in cfg.voters.keys() {
+                    let kind = AgentKind::new(voter)?;
+                    calls.push(self.call::<_, Ballots>(VOTE, Route::Kind(kind), request.clone()));
+                }
+                let answers = join_all(calls).await;
+                let mut ballots: Vec<Ballots> = Vec::with_capacity(answers.len());
+                for a in answers {
+                    ballots.push(a?);
+                }
+                for (i, p) in proposals.iter().enumerate() {
+                    let mut votes = Vec::with_capacity(ballots.len());
+                    for b in &ballots {
+                        let Some(ballot) = b.ballots.get(i) else {
+                            return Err(Error::invalid_input(format!(
+                                "voter `{}` answered {} ballots for {} proposals",
+                                b.voter,
+                                b.ballots.len(),
+                                proposals.len()
+                            )));
+                        };
+                        let weight = weights.get(&b.voter).copied().unwrap_or(0.0);
+                        votes.push(Vote::new(
+                            b.voter.clone(),
+                            ballot.verdict,
+                            ballot.confidence,
+                            weight,
+                            ballot.reasons.clone(),
+                        )?);
+                        if let Some(st) = stats.get_mut(&b.voter) {
+                            st.votes += 1;
+                        }
                     }
+                    let decision = engine.decide(p, &votes);
+                    let s = self.column(p.symbol())?;
+                    if decision.outcome() == Outcome::Approved {
+                        approved.push(p.clone());
+                    }
+                    if decision.outcome() == Outcome::ManualReview
+                        && let Some(s) = &session
+                    {
+                        s.review(decision.clone(), p.clone())?;
+                    }
+                    waiting.push_back(Pending {
+                        step,
+                        symbol: s,
+                        side: p.side(),
+                        votes: votes
+                            .iter()
+                            .filter_map(|v| {
+                                v.verdict()
+                                    .sign()
+                                    .map(|sign| (v.agent().to_owned(), sign, v.confidence()))
+                            })
+                            .collect(),
+                        score: decision.score(),
+                    });
+                    let record = DecisionRecord::voted(step, &view.time(), p, &decision);
+                    audit_decision(&mut ledger, run, &record, main);
+                    pass.decisions.push(record);
                 }
-                let decision = engine.decide(p, &votes);
-                let s = self.column(p.symbol())?;
-                if decision.outcome() == Outcome::Approved {
-                    approved.push(p.clone());
-                }
-                waiting.push_back(Pending {
-                    step,
-                    symbol: s,
-                    side: p.side(),
-                    votes: votes
-                        .iter()
-                        .filter_map(|v| {
-                            v.verdict()
-                                .sign()
-                                .map(|sign| (v.agent().to_owned(), sign, v.confidence()))
-                        })
-                        .collect(),
-                    score: decision.score(),
-                });
-                let record = DecisionRecord::voted(step, &view.time(), p, &decision);
-                audit_decision(&mut ledger, run, &record, main);
-                pass.decisions.push(record);
             }
             if approved.is_empty() {
                 continue;
@@ -888,6 +1055,34 @@ impl Driver<'_> {
         Ok(pass)
     }
 
+    fn status(
+        &self,
+        run: &str,
+        step: usize,
+        n: usize,
+        book: &BookView,
+        halted: bool,
+    ) -> session::SessionStatus {
+        let symbols = self.tape.symbols();
+        session::SessionStatus {
+            run: run.to_owned(),
+            out: self.out.display().to_string(),
+            step,
+            days: n,
+            date: self.tape.times()[step].date_naive().to_string(),
+            equity: book.equity,
+            positions: book
+                .positions
+                .iter()
+                .enumerate()
+                .filter(|(_, q)| **q != 0.0)
+                .map(|(i, q)| (symbols[i].clone(), *q))
+                .collect(),
+            halted,
+            ..session::SessionStatus::default()
+        }
+    }
+
     fn column(&self, symbol: &str) -> Result<usize> {
         self.tape
             .symbols()
@@ -923,6 +1118,36 @@ pub(crate) async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::
         .collect()
 }
 
+/// Answers an operator's request left in the bus's control register, once, and publishes the
+/// sessions' status.
+async fn serve_registers(bus: &dyn cadre_bus::Bus, last: &mut Option<String>) -> Result<()> {
+    if let Some(text) = bus.control(session::REQUEST_KEY).await? {
+        match serde_json::from_str::<session::RegisterRequest>(&text.value) {
+            Ok(request) if last.as_deref() != Some(request.id.as_str()) => {
+                *last = Some(request.id.clone());
+                let reply = session::RegisterReply {
+                    id: request.id,
+                    result: session::control(&request.control).map_err(|e| e.to_string()),
+                };
+                let json = serde_json::to_string(&reply)
+                    .map_err(|e| Error::internal(format!("encoding a reply: {e}")))?;
+                bus.set_control(session::REPLY_KEY, Some(json)).await?;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(target: "cadre::desk", "ignoring a bad `{}` register: {e}", session::REQUEST_KEY);
+            }
+        }
+    }
+    let status = session::control(&session::DeskControl::new(
+        None,
+        session::ControlAction::Status,
+    ))?;
+    let json = serde_json::to_string(&status)
+        .map_err(|e| Error::internal(format!("encoding the status: {e}")))?;
+    bus.set_control(session::STATUS_KEY, Some(json)).await
+}
+
 /// Puts a decision on the audit trail (and counts it in the metrics, for the main pass).
 fn audit_decision(ledger: &mut Ledger, run: &str, record: &DecisionRecord, main: bool) {
     if main {
@@ -937,8 +1162,14 @@ fn audit_decision(ledger: &mut Ledger, run: &str, record: &DecisionRecord, main:
     );
 }
 
-/// Rescales the weights so their sum equals the configured weights' sum.
+/// Keeps every weight at or above a tenth of its starting weight (a voter that was wrong for
+/// a while is muted, not silenced for good), then rescales the weights so their sum equals the
+/// configured weights' sum.
 fn normalise(weights: &mut BTreeMap<String, f64>, start: &BTreeMap<String, f64>) {
+    for (k, w) in weights.iter_mut() {
+        let floor = start.get(k).copied().unwrap_or(0.0) * 0.1;
+        *w = w.max(floor);
+    }
     let total: f64 = weights.values().sum();
     let want: f64 = start.values().sum();
     if total > 0.0 {

@@ -168,6 +168,14 @@ pub struct ExecuteStep {
     pub step: usize,
     /// The broker's models (used when the session starts).
     pub broker: SimConfig,
+    /// Paper mode: a [`PaperBroker`](crate::broker::PaperBroker) over a feed of one bar every
+    /// this long, instead of the [`SimBroker`](crate::broker::SimBroker).
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub paper: Option<std::time::Duration>,
     /// Orders to submit first.
     pub orders: Vec<Order>,
     /// Close the session after this step.

@@ -17,6 +17,7 @@ mod desk;
 mod html;
 mod messages;
 mod report;
+mod session;
 mod tape;
 
 use cadre_core::{Error, Payload};
@@ -31,7 +32,7 @@ pub use book::{
     Book, BookOpened, BookState, DayClosed, OrderFilled, PositionClosed, PositionOpened,
     RiskLimitBreached, stream as book_stream,
 };
-pub use desk::{BACKTEST, Desk, DeskConfig, DeskOutcome, DeskRun, WalkForward, Weighting};
+pub use desk::{BACKTEST, Desk, DeskConfig, DeskOutcome, DeskRun, RunMode, WalkForward, Weighting};
 pub use messages::{
     Ballot, Ballots, BookGreeks, BookView, ExecuteStep, Executed, Levels, Proposals, SizeRequest,
     SizedOrders, StepInput, VoteRequest,
@@ -39,6 +40,10 @@ pub use messages::{
 pub use report::{
     AgentReport, AgentStats, BreachRecord, DecisionRecord, ExecutionReport, Fold, Report, Scenario,
     Stress, Summary, VoteRecord, render_text,
+};
+pub use session::{
+    CONTROL, ControlAction, DeskControl, DeskStatus, PendingReview, REPLY_KEY, REQUEST_KEY,
+    RegisterReply, RegisterRequest, STATUS_KEY, SessionStatus,
 };
 pub use tape::{DataSpec, Tape, View, load as load_tape};
 

@@ -161,6 +161,7 @@ pub(crate) struct Pass {
     pub(crate) wins: usize,
     pub(crate) closed: usize,
     pub(crate) halted_at: Option<usize>,
+    pub(crate) flattened: Vec<(usize, String)>,
     pub(crate) quality: ExecutionQuality,
     pub(crate) weights: BTreeMap<String, f64>,
     pub(crate) agents: BTreeMap<String, AgentStats>,
@@ -187,6 +188,7 @@ impl Pass {
             wins: 0,
             closed: 0,
             halted_at: None,
+            flattened: Vec::new(),
             quality: ExecutionQuality::default(),
             weights: BTreeMap::new(),
             agents: BTreeMap::new(),
@@ -247,6 +249,7 @@ impl Pass {
             out.wins += p.wins;
             out.closed += p.closed;
             out.halted_at = out.halted_at.or(p.halted_at);
+            out.flattened.extend(p.flattened);
             out.quality.orders += p.quality.orders;
             out.quality.fills += p.quality.fills;
             out.quality.submitted += p.quality.submitted;
@@ -672,7 +675,7 @@ pub fn render_text(out: &Path, r: &Report) -> String {
         .collect();
     let _ = write!(t, "{:<16}", "");
     for c in &cols {
-        let _ = write!(t, "{:>20}", format!("{} weights", c.weighting));
+        let _ = write!(t, "{:>24}", format!("{} weights", c.weighting));
     }
     t.push('\n');
     type Row = (&'static str, fn(&Summary) -> String);
@@ -703,7 +706,7 @@ pub fn render_text(out: &Path, r: &Report) -> String {
     for (name, f) in rows {
         let _ = write!(t, "{name:<16}");
         for c in &cols {
-            let _ = write!(t, "{:>20}", f(c));
+            let _ = write!(t, "{:>24}", f(c));
         }
         t.push('\n');
     }
