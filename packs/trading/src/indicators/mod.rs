@@ -39,8 +39,20 @@ pub use volume::{Obv, Vwap, obv, vwap};
 use cadre_core::{Error, Result};
 
 /// TA-Lib's `TA_IS_ZERO`: `|v| < 1e-8`.
+#[inline(always)]
 fn ta_is_zero(v: f64) -> bool {
-    -0.000_000_01 < v && v < 0.000_000_01
+    v.abs() < 0.000_000_01
+}
+
+/// An output column of `n` values whose first `warmup` are NaN and the rest 0, for a batch
+/// loop to overwrite through `iter_mut` (no capacity check per value, unlike `push`).
+///
+/// `vec![0.0; n]` asks the allocator for zeroed memory, which for large columns is fresh
+/// pages the kernel zeroes on first touch: the loop's write is the only pass over memory.
+fn output(n: usize, warmup: usize) -> Vec<f64> {
+    let mut out = vec![0.0; n];
+    out[..warmup.min(n)].fill(f64::NAN);
+    out
 }
 
 fn check_period(indicator: &str, name: &str, value: usize, min: usize) -> Result<()> {

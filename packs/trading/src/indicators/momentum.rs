@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use cadre_core::Result;
 
 use super::moving::{Ema, Sma};
-use super::{check_lengths, check_period, ta_is_zero};
+use super::{check_lengths, check_period, output, ta_is_zero};
 
 /// Relative strength index with Wilder's smoothing (TA-Lib `RSI`, classic compatibility).
 ///
@@ -75,8 +75,7 @@ pub fn rsi(values: &[f64], period: usize) -> Result<Vec<f64>> {
     if n <= period {
         return Ok(vec![f64::NAN; n]);
     }
-    let mut out = Vec::with_capacity(n);
-    out.resize(period, f64::NAN);
+    let mut out = output(n, period);
     let p = period as f64;
     let (mut gain, mut loss) = (0.0, 0.0);
     for (&x, &prev) in values[1..=period].iter().zip(values) {
@@ -86,15 +85,20 @@ pub fn rsi(values: &[f64], period: usize) -> Result<Vec<f64>> {
     }
     loss /= p;
     gain /= p;
-    out.push(rsi_value(gain, loss));
+    out[period] = rsi_value(gain, loss);
     let (decay, weight) = ((p - 1.0) / p, 1.0 / p);
-    // A plain loop: as `extend`'s out-of-line fold, the closure kept the two averages in
-    // memory, a store-to-load round trip on every step of their chains.
-    for (&x, &prev) in values[period + 1..].iter().zip(&values[period..]) {
+    // A plain loop writing through `iter_mut`: as `extend`'s out-of-line fold, the closure
+    // kept the two averages in memory, a store-to-load round trip on every step of their
+    // chains; `push` would add a capacity check per value.
+    for ((o, &x), &prev) in out[period + 1..]
+        .iter_mut()
+        .zip(&values[period + 1..])
+        .zip(&values[period..])
+    {
         let (up, down) = split(x - prev);
         loss = loss * decay + down * weight;
         gain = gain * decay + up * weight;
-        out.push(rsi_value(gain, loss));
+        *o = rsi_value(gain, loss);
     }
     Ok(out)
 }
@@ -113,14 +117,13 @@ fn split(change: f64) -> (f64, f64) {
     )
 }
 
+/// `100·gain/(gain + loss)`, or 0 when the sum is within 1e-8 of zero: both computed, then a
+/// select (no data-dependent branch in the loop).
 #[inline(always)]
 fn rsi_value(gain: f64, loss: f64) -> f64 {
     let total = gain + loss;
-    if ta_is_zero(total) {
-        0.0
-    } else {
-        100.0 * (gain / total)
-    }
+    let value = 100.0 * (gain / total);
+    if ta_is_zero(total) { 0.0 } else { value }
 }
 
 /// One MACD value.
@@ -245,25 +248,28 @@ pub fn macd(values: &[f64], fast: usize, slow: usize, signal: usize) -> Result<M
     }
     g /= signal as f64;
     let mut out = MacdSeries {
-        macd: Vec::with_capacity(n),
-        signal: Vec::with_capacity(n),
-        histogram: Vec::with_capacity(n),
+        macd: output(n, lookback),
+        signal: output(n, lookback),
+        histogram: output(n, lookback),
     };
-    for v in [&mut out.macd, &mut out.signal, &mut out.histogram] {
-        v.resize(lookback, f64::NAN);
-    }
     let line = f - s;
-    out.macd.push(line);
-    out.signal.push(g);
-    out.histogram.push(line - g);
-    for &x in &values[lookback + 1..] {
+    out.macd[lookback] = line;
+    out.signal[lookback] = g;
+    out.histogram[lookback] = line - g;
+    let tail = lookback + 1;
+    for (((m, sg), h), &x) in out.macd[tail..]
+        .iter_mut()
+        .zip(&mut out.signal[tail..])
+        .zip(&mut out.histogram[tail..])
+        .zip(&values[tail..])
+    {
         f = f * df + x * kf;
         s = s * ds + x * ks;
         let line = f - s;
         g = g * dg + line * kg;
-        out.macd.push(line);
-        out.signal.push(g);
-        out.histogram.push(line - g);
+        *m = line;
+        *sg = g;
+        *h = line - g;
     }
     Ok(out)
 }
@@ -405,10 +411,11 @@ pub fn stoch(
         ],
     )?;
     // The same arithmetic as `Stoch::update` in the same order (the two agree bit for bit,
-    // tested), in one pass. The window's highest high and lowest low are tracked the way
-    // TA-Lib does it: compare the new bar with the current extreme and rescan the window only
-    // when that extreme leaves it (the maximum of a set is exact, so this equals the
-    // streaming form's monotonic deque). The two averages keep their windows in rings.
+    // tested), in one pass. The maximum of a set is exact, so any way of finding the window's
+    // highest high and lowest low equals the streaming form's monotonic deque: short windows
+    // (the usual 5 or 14) take the max and min of the window directly, with `maxsd`/`minsd`
+    // and no data-dependent branch; long ones track the extremes as TA-Lib does (compare the
+    // new bar with the current extreme, rescan only when it leaves the window).
     Stoch::new(fastk, slowk, slowd)?;
     let n = close.len();
     let lookback = fastk - 1 + slowk - 1 + slowd - 1;
@@ -419,56 +426,114 @@ pub fn stoch(
         });
     }
     let mut out = StochSeries {
-        k: Vec::with_capacity(n),
-        d: Vec::with_capacity(n),
+        k: output(n, lookback),
+        d: output(n, lookback),
     };
-    out.k.resize(lookback, f64::NAN);
-    out.d.resize(lookback, f64::NAN);
-    let (mut hi_at, mut lo_at) = (0, 0);
+    if fastk <= SHORT_WINDOW {
+        stoch_run(close, fastk, slowk, slowd, &mut out, |i| {
+            let start = i + 1 - fastk;
+            (window_max(&high[start..=i]), window_min(&low[start..=i]))
+        });
+    } else {
+        let (mut hi_at, mut lo_at) = (0, 0);
+        stoch_run(close, fastk, slowk, slowd, &mut out, |i| {
+            let start = i + 1 - fastk;
+            if i == fastk - 1 || hi_at < start {
+                hi_at = extreme(high, start, i, |a, b| a >= b);
+            } else if high[i] >= high[hi_at] {
+                hi_at = i;
+            }
+            if i == fastk - 1 || lo_at < start {
+                lo_at = extreme(low, start, i, |a, b| a <= b);
+            } else if low[i] <= low[lo_at] {
+                lo_at = i;
+            }
+            (high[hi_at], low[lo_at])
+        });
+    }
+    Ok(out)
+}
+
+/// Windows up to this long take their extremes directly (`fastk - 1` max and min operations
+/// per bar) rather than tracking them.
+const SHORT_WINDOW: usize = 16;
+
+/// The stochastic's loop over bars `fastk - 1..`, given the window's (highest high, lowest
+/// low) at each bar; writes slow %K and %D from the lookback on.
+#[inline(always)]
+fn stoch_run(
+    close: &[f64],
+    fastk: usize,
+    slowk: usize,
+    slowd: usize,
+    out: &mut StochSeries,
+    mut extremes: impl FnMut(usize) -> (f64, f64),
+) {
+    let n = close.len();
+    let lookback = fastk - 1 + slowk - 1 + slowd - 1;
+    // The two averages keep their windows in rings.
     let (mut ring_f, mut ring_k) = (vec![0.0; slowk], vec![0.0; slowd]);
     let (mut at_f, mut at_k) = (0, 0);
     let (mut sum_f, mut sum_k) = (0.0, 0.0);
-    for i in fastk - 1..n {
-        let start = i + 1 - fastk;
-        if i == fastk - 1 || hi_at < start {
-            hi_at = extreme(high, start, i, |a, b| a >= b);
-        } else if high[i] >= high[hi_at] {
-            hi_at = i;
-        }
-        if i == fastk - 1 || lo_at < start {
-            lo_at = extreme(low, start, i, |a, b| a <= b);
-        } else if low[i] <= low[lo_at] {
-            lo_at = i;
-        }
-        let (hh, ll) = (high[hi_at], low[lo_at]);
+    let mut fast_k = |i: usize| {
+        let (hh, ll) = extremes(i);
         let diff = (hh - ll) / 100.0;
-        let fast_k = if diff != 0.0 {
-            (close[i] - ll) / diff
-        } else {
-            0.0
-        };
-        // Slow %K: the SMA of fast %K, as `Sma::update` does it.
-        ring_f[at_f] = fast_k;
+        // Both sides computed, then a select (a zero range gives 0, as in TA-Lib).
+        let value = (close[i] - ll) / diff;
+        if diff != 0.0 { value } else { 0.0 }
+    };
+    // Warm-up: fill the rings up to the first output.
+    for i in fastk - 1..lookback {
+        let f = fast_k(i);
+        ring_f[at_f] = f;
         at_f = if at_f + 1 == slowk { 0 } else { at_f + 1 };
-        sum_f += fast_k;
-        let seen_f = i + 2 - fastk;
-        if seen_f < slowk {
+        sum_f += f;
+        if i + 2 - fastk < slowk {
             continue;
         }
+        // Slow %K: the SMA of fast %K, as `Sma::update` does it.
         let k = sum_f / slowk as f64;
         sum_f -= ring_f[at_f];
         ring_k[at_k] = k;
         at_k = if at_k + 1 == slowd { 0 } else { at_k + 1 };
         sum_k += k;
-        if seen_f + 1 < slowk + slowd {
-            continue;
-        }
+    }
+    for (i, (ok, od)) in (lookback..n).zip(out.k[lookback..].iter_mut().zip(&mut out.d[lookback..]))
+    {
+        let f = fast_k(i);
+        ring_f[at_f] = f;
+        at_f = if at_f + 1 == slowk { 0 } else { at_f + 1 };
+        sum_f += f;
+        let k = sum_f / slowk as f64;
+        sum_f -= ring_f[at_f];
+        ring_k[at_k] = k;
+        at_k = if at_k + 1 == slowd { 0 } else { at_k + 1 };
+        sum_k += k;
         let d = sum_k / slowd as f64;
         sum_k -= ring_k[at_k];
-        out.k.push(k);
-        out.d.push(d);
+        *ok = k;
+        *od = d;
     }
-    Ok(out)
+}
+
+/// The largest of a non-empty window (the latest among equals, as the tracking does).
+#[inline(always)]
+fn window_max(w: &[f64]) -> f64 {
+    let mut m = w[0];
+    for &v in &w[1..] {
+        m = if m > v { m } else { v };
+    }
+    m
+}
+
+/// The smallest of a non-empty window (the latest among equals).
+#[inline(always)]
+fn window_min(w: &[f64]) -> f64 {
+    let mut m = w[0];
+    for &v in &w[1..] {
+        m = if m < v { m } else { v };
+    }
+    m
 }
 
 /// The index of the extreme of `values[start..=end]` by `better` (the latest among equals).

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use cadre_core::{Error, Result};
 
 use super::moving::Sma;
-use super::{check_lengths, check_period};
+use super::{check_lengths, check_period, output};
 
 /// One Bollinger Bands value.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -112,34 +112,35 @@ pub fn bollinger(
         });
     }
     let mut out = BollingerSeries {
-        upper: Vec::with_capacity(n),
-        middle: Vec::with_capacity(n),
-        lower: Vec::with_capacity(n),
+        upper: output(n, period - 1),
+        middle: output(n, period - 1),
+        lower: output(n, period - 1),
     };
-    for v in [&mut out.upper, &mut out.middle, &mut out.lower] {
-        v.resize(period - 1, f64::NAN);
-    }
     let divisor = period as f64;
     let (mut sum, mut sum_squares) = (0.0, 0.0);
     for &x in &values[..period - 1] {
         sum += x;
         sum_squares += x * x;
     }
-    for (&x, &oldest) in values[period - 1..].iter().zip(values) {
+    let from = period - 1;
+    for ((((up, mid), low), &x), &oldest) in out.upper[from..]
+        .iter_mut()
+        .zip(&mut out.middle[from..])
+        .zip(&mut out.lower[from..])
+        .zip(&values[from..])
+        .zip(values)
+    {
         sum += x;
         let m = sum / divisor;
         sum -= oldest;
         sum_squares += x * x;
         let variance = sum_squares / divisor - m * m;
         sum_squares -= oldest * oldest;
-        let std = if variance < 0.000_000_01 {
-            0.0
-        } else {
-            variance.sqrt()
-        };
-        out.upper.push(m + std * dev_up);
-        out.middle.push(m);
-        out.lower.push(m - std * dev_down);
+        let root = variance.sqrt();
+        let std = if variance < 0.000_000_01 { 0.0 } else { root };
+        *up = m + std * dev_up;
+        *mid = m;
+        *low = m - std * dev_down;
     }
     Ok(out)
 }
@@ -214,8 +215,7 @@ pub fn atr(high: &[f64], low: &[f64], close: &[f64], period: usize) -> Result<Ve
     if n <= period {
         return Ok(vec![f64::NAN; n]);
     }
-    let mut out = Vec::with_capacity(n);
-    out.resize(period, f64::NAN);
+    let mut out = output(n, period);
     let bars = |from: usize| {
         high[from..]
             .iter()
@@ -229,12 +229,12 @@ pub fn atr(high: &[f64], low: &[f64], close: &[f64], period: usize) -> Result<Ve
         atr += tr;
     }
     atr /= p;
-    out.push(atr);
+    out[period] = atr;
     let (decay, weight) = ((p - 1.0) / p, 1.0 / p);
-    out.extend(bars(period + 1).map(|tr| {
+    for (o, tr) in out[period + 1..].iter_mut().zip(bars(period + 1)) {
         atr = atr * decay + tr * weight;
-        atr
-    }));
+        *o = atr;
+    }
     Ok(out)
 }
 

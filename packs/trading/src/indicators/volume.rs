@@ -35,22 +35,21 @@ impl Obv {
 pub fn obv(close: &[f64], volume: &[f64]) -> Result<Vec<f64>> {
     check_lengths("obv", &[("close", close.len()), ("volume", volume.len())])?;
     // `Obv::update`'s operations as a slice loop (the two agree bit for bit, tested).
-    let mut out = Vec::with_capacity(close.len());
+    let mut out = vec![0.0; close.len()];
     let Some(&first) = volume.first() else {
         return Ok(out);
     };
     let mut obv = first;
-    out.push(obv);
-    out.extend(
-        close[1..]
-            .iter()
-            .zip(close)
-            .zip(&volume[1..])
-            .map(|((&c, &prev), &v)| {
-                obv += signed(c, prev, v);
-                obv
-            }),
-    );
+    out[0] = obv;
+    for (((o, &c), &prev), &v) in out[1..]
+        .iter_mut()
+        .zip(&close[1..])
+        .zip(close)
+        .zip(&volume[1..])
+    {
+        obv += signed(c, prev, v);
+        *o = obv;
+    }
     Ok(out)
 }
 

@@ -41,7 +41,7 @@ use std::fmt;
 use cadre_core::Error;
 
 use super::OptionKind;
-use super::vmath::{erfc_gauss, exp, ln};
+use super::vmath::{erfc_gauss, erfc_scaled, exp, ln};
 
 /// Rows per chunk of the kernel: a multiple of every SIMD width LLVM may pick for `f64`.
 pub const LANES: usize = 8;
@@ -276,12 +276,22 @@ fn load(src: &[f64], pad: f64) -> [f64; LANES] {
 /// `1/√(2π)`.
 const FRAC_1_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
 
+/// The smallest `e^(-d1²/2)` (times `√(2π)`) from which the kernel derives `n(d2)`: far above
+/// the subnormals, so the product keeps full precision whenever it is itself normal.
+const MIN_DERIVING_GAUSS: f64 = 1e-280;
+
 /// Validates and prices the chunk lane by lane without branches, and returns the outputs with
 /// a per-lane "ok" flag (valid and all finite); the caller sets the outputs of lanes that are
 /// not ok to `NaN`.
+///
+/// With `derive_d2`, `N(d2)`'s exponential is not computed but derived from `N(d1)`'s:
+/// `n(d2) = n(d1)·S·e^(-qT)/(K·e^(-rT))` (since `d1² - d2² = 2·(ln(S/K) + (r-q)·T)`), one
+/// division instead of an `exp`. The third array says per lane whether that was sound
+/// (`n(d1)` far from underflow and the ratio finite); for the lanes that say no, the caller
+/// takes the results of pricing the chunk again without it.
 #[inline(always)]
 #[allow(clippy::needless_range_loop)] // indexing several arrays by lane vectorises best
-fn kernel(x: &Chunk) -> (Priced6, [bool; LANES]) {
+fn kernel(x: &Chunk, derive_d2: bool) -> (Priced6, [bool; LANES], [bool; LANES]) {
     let mut o = Priced6 {
         price: [0.0; LANES],
         delta: [0.0; LANES],
@@ -291,6 +301,7 @@ fn kernel(x: &Chunk) -> (Priced6, [bool; LANES]) {
         rho: [0.0; LANES],
     };
     let mut ok = [false; LANES];
+    let mut derived = [true; LANES];
     for i in 0..LANES {
         // Comparisons with NaN are false, so these reject NaN too.
         let pos = |v: f64| (v > 0.0) & (v < f64::INFINITY);
@@ -311,13 +322,21 @@ fn kernel(x: &Chunk) -> (Priced6, [bool; LANES]) {
         let d2 = d1 - std_dev;
         let df_r = exp(-r * t);
         let df_q = exp(-q * t);
-        // e^(-z²) at z = d1/√2 is √(2π)·n(d1): the density comes with N(±d1).
-        let (erfc1, gauss1) = erfc_gauss(-(sign * d1) * FRAC_1_SQRT_2);
-        let n1 = 0.5 * erfc1;
-        let n2 = 0.5 * erfc_gauss(-(sign * d2) * FRAC_1_SQRT_2).0;
-        let pdf1 = gauss1 * FRAC_1_SQRT_2PI;
         let s_q = s * df_q;
         let k_r = k * df_r;
+        // e^(-z²) at z = d1/√2 is √(2π)·n(d1): the density comes with N(±d1).
+        let (erfc1, gauss1) = erfc_gauss(-(sign * d1) * FRAC_1_SQRT_2);
+        let z2 = -(sign * d2) * FRAC_1_SQRT_2;
+        let erfc2 = if derive_d2 {
+            let gauss2 = gauss1 * (s_q / k_r);
+            derived[i] = (gauss1 >= MIN_DERIVING_GAUSS) & (gauss2 <= 2.0);
+            erfc_scaled(z2, gauss2)
+        } else {
+            erfc_gauss(z2).0
+        };
+        let n1 = 0.5 * erfc1;
+        let n2 = 0.5 * erfc2;
+        let pdf1 = gauss1 * FRAC_1_SQRT_2PI;
         let price = (sign * (s_q * n1 - k_r * n2)).max(0.0);
         let delta = sign * df_q * n1;
         let gamma = df_q * pdf1 / (s * std_dev);
@@ -341,7 +360,13 @@ fn kernel(x: &Chunk) -> (Priced6, [bool; LANES]) {
         o.rho[i] = rho;
         ok[i] = valid & finite;
     }
-    (o, ok)
+    (o, ok, derived)
+}
+
+/// Whether every flag is set (a fold of `&`, which vectorises; no early exit).
+#[inline(always)]
+fn all(flags: &[bool; LANES]) -> bool {
+    flags.iter().fold(true, |a, &b| a & b)
 }
 
 /// Why row `index` (which the kernel flagged) was not priced.
@@ -414,7 +439,20 @@ pub fn price_greeks(inputs: &Columns<'_>, out: &mut Outputs<'_>) -> Result<(), B
             dividend: load(&inputs.dividend[start..end], 0.0),
             vol: load(&inputs.vol[start..end], 1.0),
         };
-        let (o, ok) = kernel(&chunk);
+        let (mut o, mut ok, derived) = kernel(&chunk, true);
+        if !all(&derived) {
+            // Lane by lane, so that a row's result does not depend on its neighbours.
+            let (exact, exact_ok, _) = kernel(&chunk, false);
+            for lane in (0..LANES).filter(|&lane| !derived[lane]) {
+                o.price[lane] = exact.price[lane];
+                o.delta[lane] = exact.delta[lane];
+                o.gamma[lane] = exact.gamma[lane];
+                o.vega[lane] = exact.vega[lane];
+                o.theta[lane] = exact.theta[lane];
+                o.rho[lane] = exact.rho[lane];
+                ok[lane] = exact_ok[lane];
+            }
+        }
         let m = end - start;
         out.price[start..end].copy_from_slice(&o.price[..m]);
         out.delta[start..end].copy_from_slice(&o.delta[..m]);
@@ -422,7 +460,7 @@ pub fn price_greeks(inputs: &Columns<'_>, out: &mut Outputs<'_>) -> Result<(), B
         out.vega[start..end].copy_from_slice(&o.vega[..m]);
         out.theta[start..end].copy_from_slice(&o.theta[..m]);
         out.rho[start..end].copy_from_slice(&o.rho[..m]);
-        if !ok.iter().fold(true, |a, &b| a & b) {
+        if !all(&ok) {
             for (lane, _) in ok[..m].iter().enumerate().filter(|(_, good)| !**good) {
                 let i = start + lane;
                 for col in [
