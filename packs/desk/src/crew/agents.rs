@@ -788,15 +788,8 @@ impl PortfolioOptimizer {
         if view.step() < self.cfg.window || n < 2 {
             return Ok(None);
         }
-        if self.cfg.max_weight * (n as f64) < 1.0 {
-            return Err(Error::new(
-                ErrorCode::Config,
-                format!(
-                    "portfolio configuration: key `max_weight`: {} x {n} symbols cannot sum to 1",
-                    self.cfg.max_weight
-                ),
-            ));
-        }
+        // Fewer symbols than 1 / max_weight could not be fully invested: the cap gives way.
+        let max_weight = self.cfg.max_weight.max(1.0 / n as f64);
         let prices: Vec<Vec<f64>> = (0..n)
             .map(|s| {
                 let h = view.history(s);
@@ -809,7 +802,7 @@ impl PortfolioOptimizer {
         let returns = returns_from_prices(&prices)?;
         let mu = expected_returns(&returns, ReturnMethod::Mean, TRADING_DAYS)?;
         let cov = ledoit_wolf(&returns, TRADING_DAYS)?;
-        let opt = Optimizer::new(mu, cov)?.with_bounds(0.0, self.cfg.max_weight)?;
+        let opt = Optimizer::new(mu, cov)?.with_bounds(0.0, max_weight)?;
         let portfolio = match self.cfg.objective {
             Objective::MinVol => opt.min_volatility(),
             Objective::MaxSharpe => opt
