@@ -407,6 +407,9 @@ impl Agent for Desk {
             store,
             paper,
             out: out.clone(),
+            session: std::sync::Mutex::new(None),
+            last_request: std::sync::Mutex::new(None),
+            halt: std::sync::Mutex::new((false, Vec::new())),
         };
         let n = tape.len();
         let (main, other, folds) = match run.walk_forward {
@@ -453,6 +456,12 @@ struct Driver<'a> {
     paper: Option<Duration>,
     /// The run folder.
     out: PathBuf,
+    /// The paper session of the pass running, if any.
+    session: std::sync::Mutex<Option<std::sync::Arc<session::Session>>>,
+    /// The last operator request answered through the bus registers.
+    last_request: std::sync::Mutex<Option<String>>,
+    /// Whether the kill switch was pulled when last read, and the changes not audited yet.
+    halt: std::sync::Mutex<(bool, Vec<bool>)>,
 }
 
 /// A decision waiting for its outcome to be judged.
@@ -481,11 +490,40 @@ impl Driver<'_> {
         let mut task = Task::local(capability, input);
         task.conversation_id = self.cx.conversation_id();
         task.trace_id = self.cx.trace_id();
-        let outcome = self
-            .client
-            .call(task, route, self.cfg.call_timeout)
-            .await
-            .map_err(|e| e.context(format!("`{capability}`")))?;
+        let outcome = match self.paper {
+            None => self.client.call(task, route, self.cfg.call_timeout).await,
+            Some(_) => {
+                // A paper session may be halted while a call waits in a queue: the call then
+                // waits for `cadre resume` (the kill switch holds the agents' queues), and
+                // meanwhile the session says it is halted and keeps answering operators.
+                let bus = self.cx.get::<std::sync::Arc<dyn cadre_bus::Bus>>().cloned();
+                let call = self
+                    .client
+                    .call(task, route, Duration::from_secs(7 * 24 * 3600));
+                tokio::pin!(call);
+                loop {
+                    tokio::select! {
+                        r = &mut call => break r,
+                        () = tokio::time::sleep(Duration::from_millis(100)) => {
+                            if let Some(bus) = &bus {
+                                let pulled = bus
+                                    .control(cadre_runtime::protocol::HALT_KEY)
+                                    .await?
+                                    .is_some();
+                                if let Some(s) = self.session.lock().map_err(|_| Error::internal("poisoned"))?.as_ref() {
+                                    s.set_halted(pulled)?;
+                                }
+                                self.note_halt(pulled)?;
+                                let mut last = self.last_request.lock().map_err(|_| Error::internal("poisoned"))?.clone();
+                                serve_registers(bus.as_ref(), &mut last).await?;
+                                *self.last_request.lock().map_err(|_| Error::internal("poisoned"))? = last;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        .map_err(|e| e.context(format!("`{capability}`")))?;
         outcome.output()
     }
 
@@ -583,10 +621,12 @@ impl Driver<'_> {
             None => None,
         };
         let session = guard.as_ref().map(|g| std::sync::Arc::clone(&g.session));
-        let started = tokio::time::Instant::now();
+        let mut started = tokio::time::Instant::now();
         let bus = self.cx.get::<std::sync::Arc<dyn cadre_bus::Bus>>().cloned();
-        let mut operator_halt = false;
-        let mut last_request: Option<String> = None;
+        *self
+            .session
+            .lock()
+            .map_err(|_| Error::internal("poisoned"))? = session.clone();
         let broker = cfg.sim_config()?;
         let mut weights: BTreeMap<String, f64> =
             start_weights.unwrap_or_else(|| cfg.voters.clone());
@@ -642,43 +682,57 @@ impl Driver<'_> {
                         return Err(Error::new(ErrorCode::Cancelled, "the paper session was cancelled"));
                     }
                 }
-                let pulled = match &bus {
-                    Some(bus) => bus
-                        .control(cadre_runtime::protocol::HALT_KEY)
-                        .await?
-                        .is_some(),
-                    None => false,
-                };
-                if let Some(bus) = &bus {
-                    serve_registers(bus.as_ref(), &mut last_request).await?;
-                }
-                if pulled != operator_halt {
-                    operator_halt = pulled;
-                    ledger.audit(
-                        if pulled { "halted" } else { "resumed" },
-                        format!("desk/{run}"),
-                        serde_json::json!({ "step": step, "date": view.time().date_naive().to_string() }),
+                // The kill switch pauses the session where it is: no bar is consumed and
+                // nothing trades until `cadre resume`; then the feed's clock moves on by the
+                // pause.
+                let mut paused: Option<tokio::time::Instant> = None;
+                loop {
+                    let pulled = match &bus {
+                        Some(bus) => bus
+                            .control(cadre_runtime::protocol::HALT_KEY)
+                            .await?
+                            .is_some(),
+                        None => false,
+                    };
+                    self.note_halt(pulled)?;
+                    let changes = std::mem::take(
+                        &mut self.halt.lock().map_err(|_| Error::internal("poisoned"))?.1,
                     );
-                }
-                if pulled {
-                    // Nothing trades; the book is still marked.
-                    let closes = view.closes();
-                    let held: f64 = book.positions.iter().zip(&closes).map(|(q, c)| q * c).sum();
-                    book.equity = book.cash + held;
-                    book.peak = book.peak.max(book.equity);
-                    pass.record_day(
-                        step - first,
-                        book.equity,
-                        prev_equity,
-                        &book.positions,
-                        &closes,
-                    );
-                    prev_equity = book.equity;
-                    ledger.event(&DayClosed { step, closes })?;
-                    if let Some(s) = &session {
-                        s.update(self.status(run, step, n, &book, true))?;
+                    for halted in changes {
+                        ledger.audit(
+                            if halted { "halted" } else { "resumed" },
+                            format!("desk/{run}"),
+                            serde_json::json!({ "step": step, "date": view.time().date_naive().to_string() }),
+                        );
                     }
-                    continue;
+                    if let Some(s) = &session {
+                        s.update(self.status(run, step, n, &book, pulled))?;
+                    }
+                    if let Some(bus) = &bus {
+                        let mut last = self
+                            .last_request
+                            .lock()
+                            .map_err(|_| Error::internal("poisoned"))?
+                            .clone();
+                        serve_registers(bus.as_ref(), &mut last).await?;
+                        *self
+                            .last_request
+                            .lock()
+                            .map_err(|_| Error::internal("poisoned"))? = last;
+                    }
+                    if !pulled {
+                        break;
+                    }
+                    paused.get_or_insert_with(tokio::time::Instant::now);
+                    tokio::select! {
+                        () = tokio::time::sleep(pace.min(Duration::from_millis(200))) => {}
+                        () = self.cx.cancellation().cancelled() => {
+                            return Err(Error::new(ErrorCode::Cancelled, "the paper session was cancelled"));
+                        }
+                    }
+                }
+                if let Some(p) = paused {
+                    started += p.elapsed();
                 }
             }
             // 1. Execution: orders decided yesterday fill at today's open.
@@ -1053,6 +1107,16 @@ impl Driver<'_> {
         pass.replay = replay.len();
         pass.final_book = book;
         Ok(pass)
+    }
+
+    /// Records the kill switch's state; a change is audited at the session's next step.
+    fn note_halt(&self, pulled: bool) -> Result<()> {
+        let mut h = self.halt.lock().map_err(|_| Error::internal("poisoned"))?;
+        if h.0 != pulled {
+            h.0 = pulled;
+            h.1.push(pulled);
+        }
+        Ok(())
     }
 
     fn status(

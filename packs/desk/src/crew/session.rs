@@ -214,6 +214,12 @@ impl Session {
         Ok(())
     }
 
+    /// Marks the session halted or not (while a call waits out a halt).
+    pub(crate) fn set_halted(&self, halted: bool) -> Result<()> {
+        self.state.lock().map_err(lock_error)?.status.halted = halted;
+        Ok(())
+    }
+
     pub(crate) fn status(&self) -> Result<SessionStatus> {
         Ok(self.state.lock().map_err(lock_error)?.status.clone())
     }
