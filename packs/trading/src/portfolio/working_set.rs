@@ -437,7 +437,12 @@ impl Optimizer {
                 add(i, &mut set, &mut inside);
             }
         }
-        if let Some(warm) = warm {
+        // A warm start too large to pay (e.g. the previous frontier point held most of the
+        // universe) is dropped: a cold start that grows costs less than its first solve.
+        let m = self.factor_rows();
+        if let Some(warm) = warm
+            && restricted_flops(warm.len(), m) < FULL_COST * factor_flops(n, m)
+        {
             for &i in warm {
                 add(i, &mut set, &mut inside);
             }
