@@ -66,8 +66,6 @@ pub(super) struct Solution {
     pub(super) scale: Option<f64>,
 }
 
-/// When this fraction of the assets outside the set would enter, the full problem is solved.
-const ALL_ENTER: f64 = 0.95;
 /// The fewest assets a round may add (it adds up to the set's size, doubling it).
 const MIN_ENTER: usize = 32;
 /// Rounds before the loop gives up and solves the full problem.
@@ -75,8 +73,9 @@ const MAX_ROUNDS: usize = 8;
 /// A working set above this fraction of the assets is solved as the full problem.
 const FULL_FRACTION: f64 = 0.8;
 /// A working set whose factorisation would cost more than this fraction of the full
-/// problem's is solved as the full problem (another round may follow, so it would not pay).
-const FULL_COST: f64 = 0.8;
+/// problem's is solved as the full problem (another round may follow, so it would not pay);
+/// so is a round whose entering assets would take the set there.
+const FULL_COST: f64 = 0.5;
 /// Reduced costs below `-TOLERANCE × scale` enter (Clarabel's default tolerances are 1e-8).
 const TOLERANCE: f64 = 1e-7;
 /// A weight above this (relative to the sum of their sizes) counts as held in a warm start;
@@ -293,9 +292,12 @@ impl Optimizer {
                 x[i] = solved.x[a];
             }
             let entering = self.entering(obj, &set, &x, &solved.z, &links, dense);
-            if entering.len() as f64 >= ALL_ENTER * (n - set.len()) as f64 {
-                // Nearly every asset left out would enter: the optimum holds most of the
-                // universe, and growing the set round by round would only add solves.
+            if restricted_flops(set.len() + entering.len(), self.factor_rows())
+                >= FULL_COST * full_cost
+            {
+                // With every asset that would enter, the restricted problem would cost a
+                // good part of the full one: the optimum holds much of the universe, and
+                // growing the set round by round would only add solves.
                 break;
             }
             if entering.is_empty() {
