@@ -3,8 +3,9 @@
 
 use cadre_core::ErrorCode;
 use cadre_pack_trading::portfolio::{
-    Covariance, Group, HoldReason, Optimizer, Rebalance, RebalancePolicy, ReturnMethod, Utility,
-    expected_returns, ledoit_wolf, rebalance, returns_from_prices, sample_cov,
+    Covariance, Group, HoldReason, Method, Optimizer, Portfolio, Rebalance, RebalancePolicy,
+    ReturnMethod, Utility, expected_returns, ledoit_wolf, rebalance, returns_from_prices,
+    sample_cov,
 };
 use proptest::prelude::*;
 
@@ -138,6 +139,165 @@ fn efficient_risk_meets_its_target_and_return_its_floor() {
     let goal = (min_vol.expected_return + max) / 2.0;
     let q = opt.efficient_return(goal).expect("efficient return");
     assert!(q.expected_return >= goal - 1e-6);
+}
+
+/// The working set's answer is the full problem's to Clarabel's tolerance: its duality gap
+/// is below 1e-8 (absolute or relative), so the two objectives agree within
+/// `OBJECTIVE_ABS + OBJECTIVE_REL·|f|`. The weights agree to what that gap allows along the
+/// flat directions of these nearly singular covariances (more assets than returns, or close):
+/// up to ~1e-4 on these panels, observed ≤ 9.3e-5, so `SAME_WEIGHTS` is the golden tests'
+/// tolerance against PyPortfolioOpt, doubled.
+const OBJECTIVE_ABS: f64 = 1e-7;
+const OBJECTIVE_REL: f64 = 1e-6;
+const SAME_WEIGHTS: f64 = 2e-4;
+
+/// The objective each problem minimises, from a portfolio.
+#[derive(Clone, Copy)]
+enum Goal {
+    /// `wᵀΣw`.
+    Variance,
+    /// `1/Sharpe²` (max Sharpe's `vᵀΣv` at `(μ − r_f)ᵀv = 1`, r_f = 0).
+    InverseSharpeSquared,
+    /// `−μᵀw`.
+    NegativeReturn,
+}
+
+fn objective(goal: Goal, p: &Portfolio) -> f64 {
+    match goal {
+        Goal::Variance => p.volatility * p.volatility,
+        Goal::InverseSharpeSquared => 1.0 / (p.sharpe(0.0) * p.sharpe(0.0)),
+        Goal::NegativeReturn => -p.expected_return,
+    }
+}
+
+fn assert_same(what: &str, goal: Goal, got: &Portfolio, full: &Portfolio) {
+    let (g, f) = (objective(goal, got), objective(goal, full));
+    assert!(
+        (g - f).abs() <= OBJECTIVE_ABS + OBJECTIVE_REL * f.abs(),
+        "{what}: objective {g:e} with the working set, {f:e} with the full solve"
+    );
+    assert_feasible(what, &got.weights, -1.0, 1.0);
+    for (i, (g, f)) in got.weights.iter().zip(&full.weights).enumerate() {
+        assert!(
+            (g - f).abs() <= SAME_WEIGHTS,
+            "{what}: weight {i}: working set {g}, full solve {f} (difference {:e})",
+            (g - f).abs()
+        );
+    }
+}
+
+/// Every objective through `opt`'s method against the full solve.
+fn compare_with_full(what: &str, opt: &Optimizer) {
+    let full = opt.clone().with_method(Method::Full).expect("method");
+    let min_vol = opt.min_volatility().expect("min vol");
+    let full_min_vol = full.min_volatility().expect("min vol");
+    assert_same(
+        &format!("{what} min vol"),
+        Goal::Variance,
+        &min_vol,
+        &full_min_vol,
+    );
+    let max = full.max_return().expect("max return");
+    if max > 1e-3 {
+        assert_same(
+            &format!("{what} max Sharpe"),
+            Goal::InverseSharpeSquared,
+            &opt.max_sharpe(0.0).expect("max Sharpe"),
+            &full.max_sharpe(0.0).expect("max Sharpe"),
+        );
+    }
+    for f in [0.3, 0.9] {
+        let target = full_min_vol.expected_return + f * (max - full_min_vol.expected_return);
+        assert_same(
+            &format!("{what} efficient return {target}"),
+            Goal::Variance,
+            &opt.efficient_return(target).expect("efficient return"),
+            &full.efficient_return(target).expect("efficient return"),
+        );
+    }
+    let risk = full_min_vol.volatility * 1.3;
+    assert_same(
+        &format!("{what} efficient risk {risk}"),
+        Goal::NegativeReturn,
+        &opt.efficient_risk(risk).expect("efficient risk"),
+        &full.efficient_risk(risk).expect("efficient risk"),
+    );
+    // The frontier's targets start at its own min-volatility return: each point against the
+    // full solve at the same target.
+    let points = 5;
+    let frontier = opt.frontier(points).expect("frontier");
+    let (lo, hi) = (min_vol.expected_return, max - 1e-4);
+    for (i, p) in frontier.iter().enumerate() {
+        let target = if i + 1 == points {
+            hi
+        } else {
+            lo + (hi - lo) / (points - 1) as f64 * i as f64
+        };
+        assert!(
+            p.expected_return >= target - FEASIBILITY,
+            "{what}: frontier {i} below target"
+        );
+        assert_same(
+            &format!("{what} frontier {i}"),
+            Goal::Variance,
+            p,
+            &full.efficient_return(target).expect("efficient return"),
+        );
+    }
+}
+
+#[test]
+fn working_set_equals_the_full_solve() {
+    // 80 assets: fewer periods than assets (the factored form) and more (the Cholesky form).
+    for (seed, prices, shrink) in [(11, 60, true), (12, 60, false), (13, 200, true)] {
+        let opt = setup(seed, 80, prices, shrink);
+        assert_eq!(*opt.method(), Method::WorkingSet, "the default");
+        compare_with_full(&format!("seed {seed}"), &opt);
+        let boxed = opt
+            .clone()
+            .with_bounds(0.0, 0.05)
+            .expect("bounds")
+            .with_group(Group {
+                name: "forced".into(),
+                assets: (60..80).collect(),
+                lower: 0.25,
+                upper: 0.5,
+            })
+            .expect("group")
+            .with_group(Group {
+                name: "capped".into(),
+                assets: (0..30).collect(),
+                lower: 0.0,
+                upper: 0.3,
+            })
+            .expect("group");
+        compare_with_full(&format!("seed {seed} boxed"), &boxed);
+    }
+}
+
+#[test]
+fn a_wrong_warm_start_still_reaches_the_full_solution() {
+    let opt = setup(21, 80, 60, true);
+    // The 40 assets the unconstrained long-only solutions do not want: start from those.
+    let full = opt.clone().with_method(Method::Full).expect("method");
+    let held = full.min_volatility().expect("min vol").weights;
+    let wrong: Vec<usize> = (0..80).filter(|&i| held[i] < 1e-7).take(40).collect();
+    assert!(wrong.len() >= 10, "a start with no asset of the solution");
+    let warm = opt.with_method(Method::WarmStart(wrong)).expect("method");
+    compare_with_full("wrong warm start", &warm);
+    // A warm start with one asset, under a per-asset cap of 5 %: the loop must add the rest.
+    let capped = setup(22, 80, 60, true)
+        .with_bounds(0.0, 0.05)
+        .expect("bounds");
+    let one = capped
+        .clone()
+        .with_method(Method::WarmStart(vec![3]))
+        .expect("method");
+    compare_with_full("one-asset warm start", &one);
+    invalid(
+        capped.with_method(Method::WarmStart(vec![80])),
+        "out of range",
+    );
 }
 
 fn invalid<T: std::fmt::Debug>(r: cadre_core::Result<T>, needle: &str) {

@@ -7,7 +7,10 @@
 //! - An [`Optimizer`] over the Clarabel interior-point solver: minimum volatility, maximum
 //!   Sharpe (the variable-scaling formulation), efficient return (a target return), efficient
 //!   risk (a target volatility, a second-order cone), with long-only, per-asset box and group
-//!   (sector) constraints, and the [`frontier`](Optimizer::frontier).
+//!   (sector) constraints, and the [`frontier`](Optimizer::frontier). By default
+//!   ([`Method::WorkingSet`]) Clarabel sees a working set of assets, grown until the full
+//!   problem's KKT conditions hold (every asset left out has a non-negative reduced cost), so
+//!   the answer is the full problem's; anything the loop cannot settle ends in the full solve.
 //! - A [`rebalance`] decision: drift bands (absolute and/or relative) and a turnover cost in
 //!   basis points, weighed against the utility gained.
 //!
@@ -36,13 +39,15 @@
 //! # }
 //! ```
 
+mod conic;
 mod covariance;
 mod estimate;
 mod frontier;
 mod optimize;
 mod rebalance;
+mod working_set;
 
 pub use covariance::Covariance;
 pub use estimate::{ReturnMethod, expected_returns, ledoit_wolf, returns_from_prices, sample_cov};
-pub use optimize::{Group, Optimizer, Portfolio};
+pub use optimize::{Group, Method, Optimizer, Portfolio};
 pub use rebalance::{HoldReason, Rebalance, RebalancePolicy, Trade, Utility, rebalance};

@@ -1,12 +1,11 @@
 //! Mean-variance optimisation over the Clarabel interior-point solver.
 
 use cadre_core::{Error, Result};
-use clarabel::algebra::CscMatrix;
-use clarabel::solver::{
-    DefaultSettingsBuilder, DefaultSolver, IPSolver, SolverStatus, SupportedConeT,
-};
+use clarabel::solver::{DefaultSolver, IPSolver};
 
+use super::conic::{Conic, finish};
 use super::covariance::Covariance;
+use super::working_set::{Objective, Solution};
 
 /// A group (sector) constraint: `lower <= Σ_{i in assets} w_i <= upper`.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,13 +43,29 @@ impl Portfolio {
     }
 }
 
+/// How the optimiser drives Clarabel.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Method {
+    /// A working set of assets, grown until the full problem's optimality (KKT) conditions
+    /// hold, so the answer is the full problem's to the solver's tolerance (the default; see
+    /// the module docs).
+    #[default]
+    WorkingSet,
+    /// The working set started from these assets (e.g. the portfolio held before), then
+    /// grown as [`WorkingSet`](Self::WorkingSet). A poor start costs rounds, not accuracy.
+    WarmStart(Vec<usize>),
+    /// Every asset in one solve.
+    Full,
+}
+
 /// Mean-variance optimiser: expected returns, a covariance matrix and constraints.
 ///
 /// Every portfolio is fully invested (`Σw = 1`). By default it is long-only with every weight in
 /// `[0, 1]`, as PyPortfolioOpt's `EfficientFrontier(mu, S)`; [`with_bounds`](Self::with_bounds),
 /// [`with_asset_bounds`](Self::with_asset_bounds) and [`with_group`](Self::with_group) change
 /// the constraints. The objectives are PyPortfolioOpt's formulations, solved by Clarabel with
-/// its default settings (the solver PyPortfolioOpt is checked against, through cvxpy).
+/// its default settings (the solver PyPortfolioOpt is checked against, through cvxpy), over a
+/// working set of assets unless [`with_method`](Self::with_method) says otherwise.
 #[derive(Debug, Clone)]
 pub struct Optimizer {
     mu: Vec<f64>,
@@ -58,101 +73,7 @@ pub struct Optimizer {
     lower: Vec<f64>,
     upper: Vec<f64>,
     groups: Vec<Group>,
-}
-
-/// A conic problem `min ½xᵀPx + qᵀx` s.t. `Ax + s = b`, `s` in zero, non-negative and (at most
-/// one) second-order cone, built row by row.
-struct Conic {
-    vars: usize,
-    p_diag: Vec<(usize, f64)>,
-    q: Vec<f64>,
-    eq: Vec<(Vec<(usize, f64)>, f64)>,
-    ineq: Vec<(Vec<(usize, f64)>, f64)>,
-    soc: Vec<(Vec<(usize, f64)>, f64)>,
-}
-
-impl Conic {
-    fn new(vars: usize) -> Self {
-        Self {
-            vars,
-            p_diag: Vec::new(),
-            q: vec![0.0; vars],
-            eq: Vec::new(),
-            ineq: Vec::new(),
-            soc: Vec::new(),
-        }
-    }
-
-    fn solve(self, what: &str) -> Result<Vec<f64>> {
-        let (mut solver, _) = self.solver(what)?;
-        solver.solve();
-        finish(&solver, what)
-    }
-
-    /// Clarabel set up for this problem, and its `b` vector (for [`DefaultSolver::update_b`]).
-    fn solver(self, what: &str) -> Result<(DefaultSolver<f64>, Vec<f64>)> {
-        let mut p = CscMatrix::new_from_triplets(
-            self.vars,
-            self.vars,
-            self.p_diag.iter().map(|e| e.0).collect(),
-            self.p_diag.iter().map(|e| e.0).collect(),
-            self.p_diag.iter().map(|e| e.1).collect(),
-        );
-        if self.p_diag.is_empty() {
-            p = CscMatrix::zeros((self.vars, self.vars));
-        }
-        let (mut rows, mut cols, mut vals, mut b) = (Vec::new(), Vec::new(), Vec::new(), vec![]);
-        for (r, (coefs, rhs)) in self
-            .eq
-            .iter()
-            .chain(&self.ineq)
-            .chain(&self.soc)
-            .enumerate()
-        {
-            for &(c, v) in coefs {
-                rows.push(r);
-                cols.push(c);
-                vals.push(v);
-            }
-            b.push(*rhs);
-        }
-        let a = CscMatrix::new_from_triplets(b.len(), self.vars, rows, cols, vals);
-        let mut cones = Vec::new();
-        if !self.eq.is_empty() {
-            cones.push(SupportedConeT::ZeroConeT(self.eq.len()));
-        }
-        if !self.ineq.is_empty() {
-            cones.push(SupportedConeT::NonnegativeConeT(self.ineq.len()));
-        }
-        if !self.soc.is_empty() {
-            cones.push(SupportedConeT::SecondOrderConeT(self.soc.len()));
-        }
-        let settings = DefaultSettingsBuilder::default()
-            .verbose(false)
-            .build()
-            .map_err(|e| Error::internal(format!("solver settings: {e}")))?;
-        let solver = DefaultSolver::new(&p, &self.q, &a, &b, &cones, settings)
-            .map_err(|e| Error::internal(format!("{what}: solver setup: {e}")))?;
-        Ok((solver, b))
-    }
-}
-
-/// The solution of a solved problem, or a typed error for its status.
-fn finish(solver: &DefaultSolver<f64>, what: &str) -> Result<Vec<f64>> {
-    match solver.solution.status {
-        SolverStatus::Solved | SolverStatus::AlmostSolved => Ok(solver.solution.x.clone()),
-        SolverStatus::PrimalInfeasible | SolverStatus::AlmostPrimalInfeasible => {
-            Err(Error::invalid_input(format!(
-                "{what}: infeasible, no portfolio satisfies the constraints"
-            )))
-        }
-        SolverStatus::DualInfeasible | SolverStatus::AlmostDualInfeasible => Err(
-            Error::invalid_input(format!("{what}: unbounded (set finite weight bounds)")),
-        ),
-        other => Err(Error::invalid_input(format!(
-            "{what}: the solver stopped without a solution ({other:?})"
-        ))),
-    }
+    method: Method,
 }
 
 /// One efficient-return problem set up once and solved for several target returns (only the
@@ -213,6 +134,7 @@ impl Optimizer {
             lower: vec![0.0; n],
             upper: vec![1.0; n],
             groups: Vec::new(),
+            method: Method::WorkingSet,
         })
     }
 
@@ -290,6 +212,37 @@ impl Optimizer {
         Ok(self)
     }
 
+    /// How the solver is driven ([`Method::WorkingSet`] by default).
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` when a warm start names an asset out of range.
+    pub fn with_method(mut self, method: Method) -> Result<Self> {
+        if let Method::WarmStart(assets) = &method
+            && let Some(a) = assets.iter().find(|&&a| a >= self.mu.len())
+        {
+            return Err(Error::invalid_input(format!(
+                "field `warm_start`: asset index {a} out of range ({} assets)",
+                self.mu.len()
+            )));
+        }
+        self.method = method;
+        Ok(self)
+    }
+
+    /// How the solver is driven.
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+
+    pub(super) fn bounds(&self) -> (&[f64], &[f64]) {
+        (&self.lower, &self.upper)
+    }
+
+    pub(super) fn groups(&self) -> &[Group] {
+        &self.groups
+    }
+
     /// The number of assets.
     pub fn assets(&self) -> usize {
         self.mu.len()
@@ -305,7 +258,7 @@ impl Optimizer {
         &self.cov
     }
 
-    fn factor_rows(&self) -> usize {
+    pub(super) fn factor_rows(&self) -> usize {
         self.cov.factor().len() / self.mu.len()
     }
 
@@ -320,82 +273,14 @@ impl Optimizer {
         }
     }
 
-    /// Adds `Σw = scale` and the bounds and group constraints, each right-hand side multiplied
-    /// by the variable `scale` when given (max Sharpe's homogenised form) or by 1.
-    fn add_weight_constraints(&self, c: &mut Conic, scale: Option<usize>) {
-        let n = self.mu.len();
-        // row: coefs·x <= rhs·(scale or 1)
-        let homog = |mut coefs: Vec<(usize, f64)>, rhs: f64| match scale {
-            Some(k) => {
-                coefs.push((k, -rhs));
-                (coefs, 0.0)
-            }
-            None => (coefs, rhs),
-        };
-        c.eq.push(homog((0..n).map(|i| (i, 1.0)).collect(), 1.0));
-        for i in 0..n {
-            if self.upper[i].is_finite() {
-                c.ineq.push(homog(vec![(i, 1.0)], self.upper[i]));
-            }
-            if self.lower[i].is_finite() {
-                c.ineq.push(homog(vec![(i, -1.0)], -self.lower[i]));
-            }
-        }
-        for g in &self.groups {
-            if g.upper.is_finite() {
-                c.ineq
-                    .push(homog(g.assets.iter().map(|&a| (a, 1.0)).collect(), g.upper));
-            }
-            if g.lower.is_finite() {
-                c.ineq.push(homog(
-                    g.assets.iter().map(|&a| (a, -1.0)).collect(),
-                    -g.lower,
-                ));
-            }
-        }
-    }
-
-    /// Adds `y = F·w` for `y` at columns `n..n+m`.
-    fn add_factor(&self, c: &mut Conic) {
-        let n = self.mu.len();
-        for (j, row) in self.cov.factor().chunks_exact(n).enumerate() {
-            let mut coefs: Vec<(usize, f64)> = row
-                .iter()
-                .enumerate()
-                .filter(|(_, v)| **v != 0.0)
-                .map(|(i, v)| (i, -v))
-                .collect();
-            coefs.push((n + j, 1.0));
-            c.eq.push((coefs, 0.0));
-        }
-    }
-
-    /// Objective `wᵀΣw = Σ dᵢwᵢ² + ‖y‖²`.
-    fn add_variance_objective(&self, c: &mut Conic) {
-        let n = self.mu.len();
-        for (i, d) in self.cov.diag().iter().enumerate() {
-            if *d > 0.0 {
-                c.p_diag.push((i, 2.0 * d));
-            }
-        }
-        for j in 0..self.factor_rows() {
-            c.p_diag.push((n + j, 2.0));
-        }
-    }
-
     /// The minimum-volatility portfolio (PyPortfolioOpt's `min_volatility`).
     ///
     /// # Errors
     ///
     /// `InvalidInput` when the constraints are infeasible or the solver fails.
     pub fn min_volatility(&self) -> Result<Portfolio> {
-        let n = self.mu.len();
-        let mut c = Conic::new(n + self.factor_rows());
-        self.add_variance_objective(&mut c);
-        self.add_factor(&mut c);
-        self.add_weight_constraints(&mut c, None);
-        let x = c.solve("min volatility")?;
-        Ok(self.portfolio(x[..n].to_vec()))
+        let s = self.solve_objective(Objective::MinVolatility, None)?;
+        Ok(self.portfolio(s.x))
     }
 
     /// The highest expected return under the constraints (PyPortfolioOpt's `_max_return`).
@@ -407,8 +292,9 @@ impl Optimizer {
         let n = self.mu.len();
         let mut c = Conic::new(n);
         c.q = self.mu.iter().map(|m| -m).collect();
-        self.add_weight_constraints(&mut c, None);
-        let x = c.solve("max return")?;
+        let all: Vec<usize> = (0..n).collect();
+        self.weight_rows(&mut c, &mut Vec::new(), &all, None);
+        let x = c.solve("max return")?.x;
         Ok(x.iter().zip(&self.mu).map(|(w, m)| w * m).sum())
     }
 
@@ -434,24 +320,8 @@ impl Optimizer {
                  {risk_free} (the highest is {best})"
             )));
         }
-        let n = self.mu.len();
-        let m = self.factor_rows();
-        let k = n + m;
-        let mut c = Conic::new(n + m + 1);
-        self.add_variance_objective(&mut c);
-        c.eq.push((
-            self.mu
-                .iter()
-                .enumerate()
-                .map(|(i, mu)| (i, mu - risk_free))
-                .collect(),
-            1.0,
-        ));
-        self.add_factor(&mut c);
-        self.add_weight_constraints(&mut c, Some(k));
-        c.ineq.push((vec![(k, -1.0)], 0.0));
-        let x = match c.solve("max Sharpe") {
-            Ok(x) => x,
+        let solved = match self.solve_objective(Objective::MaxSharpe { risk_free }, None) {
+            Ok(s) => s,
             Err(e) => {
                 // The usual cause: no portfolio allowed by the constraints earns more than
                 // the risk-free rate, which the scaled problem cannot express.
@@ -464,14 +334,15 @@ impl Optimizer {
                 };
             }
         };
-        let scale = x[k];
+        let Solution { x, scale, .. } = solved;
+        let scale = scale.unwrap_or(f64::NAN);
         if scale.is_nan() || scale <= 0.0 {
             return Err(Error::invalid_input(
                 "max Sharpe: the solver returned a zero scale; no portfolio with a positive \
                  excess return satisfies the constraints",
             ));
         }
-        Ok(self.portfolio(x[..n].iter().map(|v| v / scale).collect()))
+        Ok(self.portfolio(x.iter().map(|v| v / scale).collect()))
     }
 
     /// The minimum-volatility portfolio whose expected return is at least `target`
@@ -487,8 +358,21 @@ impl Optimizer {
     }
 
     pub(crate) fn efficient_return_below(&self, target: f64, max: f64) -> Result<Portfolio> {
+        Ok(self.efficient_return_warm(target, max, None)?.0)
+    }
+
+    /// The efficient-return portfolio for `target` (checked against `max`), its working set
+    /// started from `warm`, and the assets it holds (the next frontier point's warm start).
+    pub(crate) fn efficient_return_warm(
+        &self,
+        target: f64,
+        max: f64,
+        warm: Option<&[usize]>,
+    ) -> Result<(Portfolio, Vec<usize>)> {
         self.check_target(target, max)?;
-        self.efficient_return_solver(max)?.solve(target)
+        let s = self.solve_objective(Objective::EfficientReturn { target }, warm)?;
+        let held = Self::held(&s.x);
+        Ok((self.portfolio(s.x), held))
     }
 
     fn check_target(&self, target: f64, max: f64) -> Result<()> {
@@ -508,16 +392,7 @@ impl Optimizer {
 
     /// The efficient-return problem set up for targets up to `max`.
     pub(crate) fn efficient_return_solver(&self, max: f64) -> Result<EfficientReturn<'_>> {
-        let n = self.mu.len();
-        let mut c = Conic::new(n + self.factor_rows());
-        self.add_variance_objective(&mut c);
-        self.add_factor(&mut c);
-        self.add_weight_constraints(&mut c, None);
-        c.ineq.push((
-            self.mu.iter().enumerate().map(|(i, m)| (i, -m)).collect(),
-            -max,
-        ));
-        let row = c.eq.len() + c.ineq.len() - 1;
+        let (c, row) = self.efficient_return_conic(max);
         let (solver, b) = c.solver("efficient return")?;
         Ok(EfficientReturn {
             opt: self,
@@ -549,22 +424,12 @@ impl Optimizer {
                  under the constraints is {floor}"
             )));
         }
-        let n = self.mu.len();
-        let m = self.factor_rows();
-        let mut c = Conic::new(n + m);
-        c.q[..n].copy_from_slice(&self.mu.iter().map(|v| -v).collect::<Vec<_>>());
-        self.add_factor(&mut c);
-        self.add_weight_constraints(&mut c, None);
-        c.soc.push((Vec::new(), target_volatility));
-        for (i, d) in self.cov.diag().iter().enumerate() {
-            if *d > 0.0 {
-                c.soc.push((vec![(i, -d.sqrt())], 0.0));
-            }
-        }
-        for j in 0..m {
-            c.soc.push((vec![(n + j, -1.0)], 0.0));
-        }
-        let x = c.solve("efficient risk")?;
-        Ok(self.portfolio(x[..n].to_vec()))
+        let s = self.solve_objective(
+            Objective::EfficientRisk {
+                volatility: target_volatility,
+            },
+            None,
+        )?;
+        Ok(self.portfolio(s.x))
     }
 }
