@@ -11,6 +11,7 @@ use crate::cli::{Cli, Command, ConfigSource, DbArg};
 mod bench;
 mod config;
 mod crew;
+pub(crate) mod deps;
 pub(crate) mod desk;
 mod dlq;
 mod flow;
@@ -39,6 +40,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit(args) => with_runtime(&cli.source, |loaded| flow::audit(args, loaded)),
         Command::Quant(cmd) => quant::run(cmd),
         Command::Desk(cmd) => desk::run(cmd),
+        Command::Deps(args) => deps::run(args),
     }
 }
 
