@@ -79,6 +79,9 @@ pub(crate) enum Command {
     /// The trading desk: backtests (`cadre desk backtest`) and their synthetic data.
     #[command(subcommand)]
     Desk(crate::cmd::desk::DeskCommand),
+    /// The module dependency graph of a Python, JavaScript or TypeScript repository: cycles,
+    /// dependency order, critical path and priorities (see docs/code-crew.md).
+    Deps(crate::cmd::deps::DepsArgs),
 }
 
 /// How `cadre quant` prints its table.

@@ -11,6 +11,7 @@ use crate::cli::{Cli, Command, ConfigSource, DbArg};
 mod bench;
 mod config;
 mod crew;
+pub(crate) mod deps;
 pub(crate) mod desk;
 mod dlq;
 mod flow;
@@ -42,6 +43,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             with_runtime(&cli.source, |loaded| desk::operate(cmd, loaded))
         }
         Command::Desk(cmd) => desk::run(cmd),
+        Command::Deps(args) => deps::run(args),
     }
 }
 

@@ -1,0 +1,802 @@
+//! Import extraction with tree-sitter: one pass over a file's syntax tree that finds its
+//! imports (with their line and kind), counts lines of code and decision points, and notes
+//! the first syntax error.
+//!
+//! The traversal is iterative (a tree cursor and a heap stack), so deeply nested input cannot
+//! overflow the thread's stack; a tree with errors is still scanned for what parsed.
+
+use serde::Serialize;
+use tree_sitter::{Node, Parser, Tree};
+
+/// The languages the analyzer reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    /// Python (`.py`).
+    Python,
+    /// JavaScript (`.js .jsx .mjs .cjs`).
+    JavaScript,
+    /// TypeScript (`.ts .tsx .mts .cts`, declaration files `.d.ts`).
+    TypeScript,
+}
+
+impl Language {
+    /// The language of a file, by its name; `None` for other files.
+    pub fn of_path(path: &str) -> Option<Self> {
+        let ext = path.rsplit_once('.').map(|(_, e)| e)?;
+        match ext {
+            "py" => Some(Self::Python),
+            "js" | "jsx" | "mjs" | "cjs" => Some(Self::JavaScript),
+            "ts" | "tsx" | "mts" | "cts" => Some(Self::TypeScript),
+            _ => None,
+        }
+    }
+
+    /// The name used on the command line and in JSON (`python`, `javascript`, `typescript`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Python => "python",
+            Self::JavaScript => "javascript",
+            Self::TypeScript => "typescript",
+        }
+    }
+}
+
+/// How an import binds its importer to the imported module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EdgeKind {
+    /// Loaded when the importer is loaded.
+    Runtime,
+    /// Only for the type checker: `if TYPE_CHECKING:`, `import type`, `export type`.
+    TypeOnly,
+    /// Loaded on demand: `import('lit')`.
+    Dynamic,
+}
+
+impl EdgeKind {
+    /// The name used in JSON and tables (`runtime`, `type-only`, `dynamic`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Runtime => "runtime",
+            Self::TypeOnly => "type-only",
+            Self::Dynamic => "dynamic",
+        }
+    }
+}
+
+/// What an import names, before resolution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImportSpec {
+    /// A Python import: `import a.b` is `{level: 0, module: "a.b", names: []}`,
+    /// `from ..pkg import y, z` is `{level: 2, module: "pkg", names: ["y", "z"]}` and a star
+    /// import has the name `*`.
+    Python {
+        /// Leading dots of a relative import (0 for absolute).
+        level: usize,
+        /// The dotted module after the dots (empty for `from . import x`).
+        module: String,
+        /// The names of a `from` import.
+        names: Vec<String>,
+    },
+    /// A JavaScript or TypeScript module specifier, as written (`./a`, `react`, `@/lib/x`).
+    Js(String),
+}
+
+/// One import found in a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawImport {
+    /// What it names.
+    pub spec: ImportSpec,
+    /// Its kind.
+    pub kind: EdgeKind,
+    /// Its 1-based line.
+    pub line: u32,
+}
+
+/// What one pass over a file found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Extracted {
+    /// The imports, in source order.
+    pub imports: Vec<RawImport>,
+    /// Lines of code: lines spanned by a token that is not a comment, blank lines excluded.
+    pub lines: u32,
+    /// Cyclomatic complexity: 1 + the decision points (branches, loops, handlers, boolean
+    /// operators, conditional expressions) of the whole file.
+    pub complexity: u32,
+    /// The 1-based line of the first syntax error, if the file did not parse cleanly.
+    pub first_error_line: Option<u32>,
+}
+
+/// tree-sitter parsers for every language, one set per thread.
+#[allow(missing_debug_implementations)] // tree_sitter::Parser is not Debug
+pub struct Parsers {
+    python: Parser,
+    javascript: Parser,
+    typescript: Parser,
+    tsx: Parser,
+}
+
+impl Parsers {
+    /// Parsers for Python, JavaScript, TypeScript and TSX.
+    ///
+    /// # Errors
+    /// When a grammar is incompatible with the tree-sitter library (a build problem).
+    pub fn new() -> Result<Self, cadre_core::Error> {
+        let make = |lang: tree_sitter::Language, name: &str| {
+            let mut parser = Parser::new();
+            parser.set_language(&lang).map_err(|e| {
+                cadre_core::Error::new(
+                    cadre_core::ErrorCode::Internal,
+                    format!("the {name} grammar does not load: {e}"),
+                )
+            })?;
+            Ok::<_, cadre_core::Error>(parser)
+        };
+        Ok(Self {
+            python: make(tree_sitter_python::LANGUAGE.into(), "python")?,
+            javascript: make(tree_sitter_javascript::LANGUAGE.into(), "javascript")?,
+            typescript: make(
+                tree_sitter_typescript::LANGUAGE_TYPESCRIPT.into(),
+                "typescript",
+            )?,
+            tsx: make(tree_sitter_typescript::LANGUAGE_TSX.into(), "tsx")?,
+        })
+    }
+
+    /// Parses `source` as the language of `path` (TSX for `.tsx`, the JSX-aware JavaScript
+    /// grammar for every JavaScript file) and extracts its imports.
+    pub fn extract(&mut self, path: &str, lang: Language, source: &[u8]) -> Extracted {
+        let parser = match lang {
+            Language::Python => &mut self.python,
+            Language::JavaScript => &mut self.javascript,
+            Language::TypeScript if path.ends_with(".tsx") => &mut self.tsx,
+            Language::TypeScript => &mut self.typescript,
+        };
+        // Each call starts afresh (a parser left mid-parse by a previous input would resume it).
+        parser.reset();
+        match parser.parse(source, None) {
+            Some(tree) => scan(&tree, lang, source),
+            None => Extracted {
+                lines: count_nonblank(source),
+                complexity: 1,
+                first_error_line: Some(1),
+                ..Extracted::default()
+            },
+        }
+    }
+}
+
+/// Extracts imports from `source` with fresh parsers (convenient for one file; reuse
+/// [`Parsers`] for many).
+///
+/// # Errors
+/// When a grammar does not load (a build problem).
+pub fn extract(path: &str, lang: Language, source: &[u8]) -> Result<Extracted, cadre_core::Error> {
+    Ok(Parsers::new()?.extract(path, lang, source))
+}
+
+fn count_nonblank(source: &[u8]) -> u32 {
+    let n = source
+        .split(|&b| b == b'\n')
+        .filter(|l| l.iter().any(|b| !b.is_ascii_whitespace()))
+        .count();
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// Per-depth traversal state: whether imports below are type-only, and whether this node is
+/// an `if TYPE_CHECKING:` whose consequence is.
+#[derive(Clone, Copy, Default)]
+struct Frame {
+    type_only: bool,
+    type_checking_if: bool,
+}
+
+fn line_of(node: Node<'_>) -> u32 {
+    u32::try_from(node.start_position().row + 1).unwrap_or(u32::MAX)
+}
+
+fn text<'a>(node: Node<'_>, source: &'a [u8]) -> &'a str {
+    node.utf8_text(source).unwrap_or("")
+}
+
+fn scan(tree: &Tree, lang: Language, source: &[u8]) -> Extracted {
+    let root = tree.root_node();
+    let mut out = Extracted {
+        complexity: 1,
+        ..Extracted::default()
+    };
+    let rows = source.iter().filter(|&&b| b == b'\n').count() + 1;
+    let mut code_rows = vec![false; rows];
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut cursor = root.walk();
+    let mut depth = 0usize;
+    loop {
+        let node = cursor.node();
+        stack.truncate(depth);
+        let parent = stack.last().copied().unwrap_or_default();
+        let field = cursor.field_name();
+        let mut frame = Frame {
+            type_only: parent.type_only
+                || (parent.type_checking_if && field == Some("consequence")),
+            type_checking_if: false,
+        };
+        let kind = node.kind();
+        let mut descend = true;
+        if node.child_count() == 0 {
+            if !kind.contains("comment") {
+                let (a, b) = (node.start_position().row, node.end_position().row);
+                for row in code_rows.iter_mut().take(b + 1).skip(a) {
+                    *row = true;
+                }
+            }
+        } else {
+            out.complexity = out
+                .complexity
+                .saturating_add(u32::from(is_decision(node, kind, lang, source)));
+            match lang {
+                Language::Python => match kind {
+                    "import_statement" | "import_from_statement" => {
+                        python_import(node, source, frame.type_only, &mut out.imports);
+                        mark_rows(node, &mut code_rows);
+                        descend = false;
+                    }
+                    "if_statement" => frame.type_checking_if = is_type_checking_if(node, source),
+                    _ => {}
+                },
+                Language::JavaScript | Language::TypeScript => match kind {
+                    "import_statement" => {
+                        js_import(node, source, &mut out.imports);
+                        mark_rows(node, &mut code_rows);
+                        descend = false;
+                    }
+                    "export_statement" => js_reexport(node, source, &mut out.imports),
+                    "call_expression" => js_call(node, source, &mut out.imports),
+                    _ => {}
+                },
+            }
+        }
+        stack.push(frame);
+        if descend && cursor.goto_first_child() {
+            depth += 1;
+            continue;
+        }
+        loop {
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                out.lines = count_code(&code_rows, source);
+                out.first_error_line = first_error(root);
+                return out;
+            }
+            depth -= 1;
+        }
+    }
+}
+
+/// The line of the first error or missing node (descending along the first child that has
+/// one), if the tree has any.
+fn first_error(root: Node<'_>) -> Option<u32> {
+    if !root.has_error() {
+        return None;
+    }
+    let mut node = root;
+    loop {
+        if node.is_error() || node.is_missing() {
+            return Some(line_of(node));
+        }
+        let mut c = node.walk();
+        let next = node
+            .children(&mut c)
+            .find(|n| n.has_error() || n.is_missing() || n.is_error());
+        match next {
+            Some(n) => node = n,
+            None => return Some(line_of(node)),
+        }
+    }
+}
+
+fn mark_rows(node: Node<'_>, code_rows: &mut [bool]) {
+    let (a, b) = (node.start_position().row, node.end_position().row);
+    for row in code_rows.iter_mut().take(b + 1).skip(a) {
+        *row = true;
+    }
+}
+
+fn count_code(code_rows: &[bool], source: &[u8]) -> u32 {
+    let n = source
+        .split(|&b| b == b'\n')
+        .zip(code_rows)
+        .filter(|(line, code)| **code && line.iter().any(|b| !b.is_ascii_whitespace()))
+        .count();
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+fn is_decision(node: Node<'_>, kind: &str, lang: Language, source: &[u8]) -> bool {
+    match lang {
+        Language::Python => matches!(
+            kind,
+            "if_statement"
+                | "elif_clause"
+                | "for_statement"
+                | "while_statement"
+                | "except_clause"
+                | "conditional_expression"
+                | "boolean_operator"
+                | "case_clause"
+                | "for_in_clause"
+                | "if_clause"
+        ),
+        Language::JavaScript | Language::TypeScript => match kind {
+            "if_statement" | "for_statement" | "for_in_statement" | "while_statement"
+            | "do_statement" | "switch_case" | "catch_clause" | "ternary_expression" => true,
+            "binary_expression" => node
+                .child_by_field_name("operator")
+                .is_some_and(|op| matches!(text(op, source), "&&" | "||" | "??")),
+            _ => false,
+        },
+    }
+}
+
+/// `if TYPE_CHECKING:` or `if typing.TYPE_CHECKING:` (any `x.TYPE_CHECKING`).
+fn is_type_checking_if(node: Node<'_>, source: &[u8]) -> bool {
+    let Some(cond) = node.child_by_field_name("condition") else {
+        return false;
+    };
+    match cond.kind() {
+        "identifier" => text(cond, source) == "TYPE_CHECKING",
+        "attribute" => cond
+            .child_by_field_name("attribute")
+            .is_some_and(|a| text(a, source) == "TYPE_CHECKING"),
+        _ => false,
+    }
+}
+
+/// The dotted name of a `dotted_name` node without whitespace or comments between parts.
+fn dotted(node: Node<'_>, source: &[u8]) -> String {
+    let mut parts = Vec::new();
+    let mut cursor = node.walk();
+    for child in node.named_children(&mut cursor) {
+        if child.kind() == "identifier" {
+            parts.push(text(child, source));
+        }
+    }
+    if parts.is_empty() {
+        return text(node, source).to_owned();
+    }
+    parts.join(".")
+}
+
+/// The dotted name of an import target: a `dotted_name` or the name of an `aliased_import`.
+fn imported_name(node: Node<'_>, source: &[u8]) -> Option<String> {
+    match node.kind() {
+        "dotted_name" => Some(dotted(node, source)),
+        "aliased_import" => node.child_by_field_name("name").map(|n| dotted(n, source)),
+        _ => None,
+    }
+}
+
+fn python_import(node: Node<'_>, source: &[u8], type_only: bool, out: &mut Vec<RawImport>) {
+    let kind = if type_only {
+        EdgeKind::TypeOnly
+    } else {
+        EdgeKind::Runtime
+    };
+    let line = line_of(node);
+    let mut cursor = node.walk();
+    if node.kind() == "import_statement" {
+        for child in node.children_by_field_name("name", &mut cursor) {
+            if let Some(module) = imported_name(child, source) {
+                out.push(RawImport {
+                    spec: ImportSpec::Python {
+                        level: 0,
+                        module,
+                        names: Vec::new(),
+                    },
+                    kind,
+                    line,
+                });
+            }
+        }
+        return;
+    }
+    // import_from_statement
+    let Some(module_node) = node.child_by_field_name("module_name") else {
+        return;
+    };
+    let (level, module) = match module_node.kind() {
+        "relative_import" => {
+            let mut level = 0;
+            let mut module = String::new();
+            let mut c = module_node.walk();
+            for child in module_node.named_children(&mut c) {
+                match child.kind() {
+                    "import_prefix" => level = text(child, source).matches('.').count(),
+                    "dotted_name" => module = dotted(child, source),
+                    _ => {}
+                }
+            }
+            (level, module)
+        }
+        _ => (0, dotted(module_node, source)),
+    };
+    let mut names: Vec<String> = node
+        .children_by_field_name("name", &mut cursor)
+        .filter_map(|n| imported_name(n, source))
+        .collect();
+    let mut c = node.walk();
+    if node
+        .named_children(&mut c)
+        .any(|n| n.kind() == "wildcard_import")
+    {
+        names.push("*".to_owned());
+    }
+    out.push(RawImport {
+        spec: ImportSpec::Python {
+            level,
+            module,
+            names,
+        },
+        kind,
+        line,
+    });
+}
+
+/// The text of a string literal node (without quotes), if it has no interpolation.
+fn string_value(node: Node<'_>, source: &[u8]) -> Option<String> {
+    match node.kind() {
+        "string" => {
+            let raw = text(node, source);
+            let inner = raw.get(1..raw.len().checked_sub(1)?)?;
+            Some(inner.to_owned())
+        }
+        "template_string" => {
+            let mut c = node.walk();
+            if node
+                .named_children(&mut c)
+                .any(|n| n.kind() == "template_substitution")
+            {
+                return None;
+            }
+            let raw = text(node, source);
+            Some(raw.get(1..raw.len().checked_sub(1)?)?.to_owned())
+        }
+        _ => None,
+    }
+}
+
+/// Whether `node` has an anonymous `type` (or `typeof`) keyword child.
+fn has_type_keyword(node: Node<'_>) -> bool {
+    let mut c = node.walk();
+    node.children(&mut c)
+        .any(|n| !n.is_named() && matches!(n.kind(), "type" | "typeof"))
+}
+
+/// Whether every specifier of a named clause (`{type A, type B}`) is type-only; false for an
+/// empty clause.
+fn all_specifiers_type_only(clause: Node<'_>, specifier: &str) -> bool {
+    let mut c = clause.walk();
+    let specs: Vec<Node<'_>> = clause
+        .named_children(&mut c)
+        .filter(|n| n.kind() == specifier)
+        .collect();
+    !specs.is_empty() && specs.iter().all(|s| has_type_keyword(*s))
+}
+
+fn js_import(node: Node<'_>, source: &[u8], out: &mut Vec<RawImport>) {
+    let line = line_of(node);
+    let mut c = node.walk();
+    let children: Vec<Node<'_>> = node.children(&mut c).collect();
+    let source_node = node.child_by_field_name("source").or_else(|| {
+        children
+            .iter()
+            .find(|n| n.kind() == "import_require_clause")
+            .and_then(|r| r.child_by_field_name("source"))
+    });
+    let Some(spec) = source_node.and_then(|s| string_value(s, source)) else {
+        return;
+    };
+    let mut type_only = children
+        .iter()
+        .any(|n| !n.is_named() && matches!(n.kind(), "type" | "typeof"));
+    if !type_only && let Some(clause) = children.iter().find(|n| n.kind() == "import_clause") {
+        // `import {type A, type B} from` (and nothing else) is type-only.
+        let mut cc = clause.walk();
+        let parts: Vec<Node<'_>> = clause.named_children(&mut cc).collect();
+        type_only = parts.len() == 1
+            && parts[0].kind() == "named_imports"
+            && all_specifiers_type_only(parts[0], "import_specifier");
+    }
+    out.push(RawImport {
+        spec: ImportSpec::Js(spec),
+        kind: if type_only {
+            EdgeKind::TypeOnly
+        } else {
+            EdgeKind::Runtime
+        },
+        line,
+    });
+}
+
+fn js_reexport(node: Node<'_>, source: &[u8], out: &mut Vec<RawImport>) {
+    let Some(spec) = node
+        .child_by_field_name("source")
+        .and_then(|s| string_value(s, source))
+    else {
+        return;
+    };
+    let mut c = node.walk();
+    let type_only = has_type_keyword(node)
+        || node
+            .named_children(&mut c)
+            .find(|n| n.kind() == "export_clause")
+            .is_some_and(|clause| all_specifiers_type_only(clause, "export_specifier"));
+    out.push(RawImport {
+        spec: ImportSpec::Js(spec),
+        kind: if type_only {
+            EdgeKind::TypeOnly
+        } else {
+            EdgeKind::Runtime
+        },
+        line: line_of(node),
+    });
+}
+
+fn js_call(node: Node<'_>, source: &[u8], out: &mut Vec<RawImport>) {
+    let Some(function) = node.child_by_field_name("function") else {
+        return;
+    };
+    let kind = match function.kind() {
+        "import" => EdgeKind::Dynamic,
+        "identifier" if text(function, source) == "require" => EdgeKind::Runtime,
+        _ => return,
+    };
+    let Some(args) = node.child_by_field_name("arguments") else {
+        return;
+    };
+    let mut c = args.walk();
+    let named: Vec<Node<'_>> = args.named_children(&mut c).collect();
+    let Some(first) = named.first() else {
+        return;
+    };
+    if kind == EdgeKind::Runtime && named.len() != 1 {
+        return;
+    }
+    if let Some(spec) = string_value(*first, source) {
+        out.push(RawImport {
+            spec: ImportSpec::Js(spec),
+            kind,
+            line: line_of(node),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn py(src: &str) -> Vec<RawImport> {
+        extract("m.py", Language::Python, src.as_bytes())
+            .unwrap()
+            .imports
+    }
+
+    fn js(path: &str, src: &str) -> Vec<RawImport> {
+        let lang = Language::of_path(path).unwrap();
+        extract(path, lang, src.as_bytes()).unwrap().imports
+    }
+
+    fn p(level: usize, module: &str, names: &[&str], kind: EdgeKind, line: u32) -> RawImport {
+        RawImport {
+            spec: ImportSpec::Python {
+                level,
+                module: module.to_owned(),
+                names: names.iter().map(|s| (*s).to_owned()).collect(),
+            },
+            kind,
+            line,
+        }
+    }
+
+    fn j(spec: &str, kind: EdgeKind, line: u32) -> RawImport {
+        RawImport {
+            spec: ImportSpec::Js(spec.to_owned()),
+            kind,
+            line,
+        }
+    }
+
+    use EdgeKind::{Dynamic, Runtime, TypeOnly};
+
+    #[test]
+    fn python_plain_and_aliased_imports() {
+        assert_eq!(
+            py("import a.b\nimport a.b as c, d\n"),
+            vec![
+                p(0, "a.b", &[], Runtime, 1),
+                p(0, "a.b", &[], Runtime, 2),
+                p(0, "d", &[], Runtime, 2),
+            ]
+        );
+    }
+
+    #[test]
+    fn python_relative_and_star_imports() {
+        assert_eq!(
+            py("from . import x\nfrom ..pkg import y as z, w\nfrom m import *\n"),
+            vec![
+                p(1, "", &["x"], Runtime, 1),
+                p(2, "pkg", &["y", "w"], Runtime, 2),
+                p(0, "m", &["*"], Runtime, 3),
+            ]
+        );
+    }
+
+    #[test]
+    fn python_nested_imports_in_functions_conditionals_and_try() {
+        let src = "def f():\n    import a\nif x:\n    from b import c\ntry:\n    import d\nexcept ImportError:\n    import e\n";
+        assert_eq!(
+            py(src),
+            vec![
+                p(0, "a", &[], Runtime, 2),
+                p(0, "b", &["c"], Runtime, 4),
+                p(0, "d", &[], Runtime, 6),
+                p(0, "e", &[], Runtime, 8),
+            ]
+        );
+    }
+
+    #[test]
+    fn python_type_checking_imports_are_type_only_but_not_their_else() {
+        let src = "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import a\n    if y:\n        from b import c\nelse:\n    import d\nimport typing\nif typing.TYPE_CHECKING:\n    import e\n";
+        assert_eq!(
+            py(src),
+            vec![
+                p(0, "typing", &["TYPE_CHECKING"], Runtime, 1),
+                p(0, "a", &[], TypeOnly, 3),
+                p(0, "b", &["c"], TypeOnly, 5),
+                p(0, "d", &[], Runtime, 7),
+                p(0, "typing", &[], Runtime, 8),
+                p(0, "e", &[], TypeOnly, 10),
+            ]
+        );
+    }
+
+    #[test]
+    fn js_es_imports_reexports_and_side_effects() {
+        let src = "import a from './a';\nimport * as b from \"./b\";\nimport { c, d as e } from './c';\nimport './side';\nexport * from './f';\nexport { g } from './g';\nexport const h = 1;\n";
+        assert_eq!(
+            js("x.js", src),
+            vec![
+                j("./a", Runtime, 1),
+                j("./b", Runtime, 2),
+                j("./c", Runtime, 3),
+                j("./side", Runtime, 4),
+                j("./f", Runtime, 5),
+                j("./g", Runtime, 6),
+            ]
+        );
+    }
+
+    #[test]
+    fn js_require_and_dynamic_import() {
+        let src = "const a = require('a');\nfunction f() {\n  return import('./lazy');\n}\nrequire(name);\nimport(`./tpl`);\nimport(`./${x}`);\n";
+        assert_eq!(
+            js("x.js", src),
+            vec![
+                j("a", Runtime, 1),
+                j("./lazy", Dynamic, 3),
+                j("./tpl", Dynamic, 6),
+            ]
+        );
+    }
+
+    #[test]
+    fn ts_type_only_imports_and_exports() {
+        let src = "import type { A } from './a';\nimport { type B, type C } from './b';\nimport { type D, E } from './d';\nexport type { F } from './f';\nexport { type G } from './g';\nimport type from './h';\nimport x = require('./i');\n";
+        assert_eq!(
+            js("x.ts", src),
+            vec![
+                j("./a", TypeOnly, 1),
+                j("./b", TypeOnly, 2),
+                j("./d", Runtime, 3),
+                j("./f", TypeOnly, 4),
+                j("./g", TypeOnly, 5),
+                j("./h", Runtime, 6),
+                j("./i", Runtime, 7),
+            ]
+        );
+    }
+
+    #[test]
+    fn tsx_files_parse_with_jsx() {
+        let src = "import React from 'react';\nimport { Button } from './button';\nexport const App = () => <Button label=\"x\" />;\n";
+        let out = extract("app.tsx", Language::TypeScript, src.as_bytes()).unwrap();
+        assert_eq!(
+            out.imports,
+            vec![j("react", Runtime, 1), j("./button", Runtime, 2)]
+        );
+        assert_eq!(out.first_error_line, None);
+    }
+
+    #[test]
+    fn lines_of_code_skip_blank_and_comment_lines() {
+        let src = "# a comment\nimport a\n\n\"\"\"doc\nstring\"\"\"\nx = 1  # trailing\n";
+        let out = extract("m.py", Language::Python, src.as_bytes()).unwrap();
+        assert_eq!(out.lines, 4);
+        let js_src = "// c\n/* block\n comment */\nconst a = 1;\n\nlet b = a ? 1 : 2;\n";
+        let out = extract("m.js", Language::JavaScript, js_src.as_bytes()).unwrap();
+        assert_eq!(out.lines, 2);
+        assert_eq!(out.complexity, 2);
+    }
+
+    #[test]
+    fn complexity_counts_decision_points() {
+        let src = "def f(x):\n    if x and y:\n        return 1\n    elif x:\n        return 2\n    for i in x:\n        pass\n    return 3 if x else 4\n";
+        let out = extract("m.py", Language::Python, src.as_bytes()).unwrap();
+        // 1 + if + and + elif + for + conditional expression
+        assert_eq!(out.complexity, 6);
+    }
+
+    #[test]
+    fn syntax_errors_keep_the_imports_around_them_and_name_the_line() {
+        let src = "import a\n\ndef f(:\n    pass\nimport b\n";
+        let out = extract("m.py", Language::Python, src.as_bytes()).unwrap();
+        assert_eq!(out.first_error_line, Some(3));
+        let modules: Vec<_> = out
+            .imports
+            .iter()
+            .map(|i| match &i.spec {
+                ImportSpec::Python { module, .. } => module.as_str(),
+                ImportSpec::Js(s) => s.as_str(),
+            })
+            .collect();
+        assert!(
+            modules.contains(&"a") && modules.contains(&"b"),
+            "{modules:?}"
+        );
+    }
+
+    #[test]
+    fn deep_nesting_does_not_overflow_the_stack() {
+        let depth = 50_000;
+        let src = format!(
+            "x = {}1{}\nimport a\n",
+            "[".repeat(depth),
+            "]".repeat(depth)
+        );
+        let out = extract("m.py", Language::Python, src.as_bytes()).unwrap();
+        assert!(out.imports.iter().any(|i| i.line == 2));
+    }
+
+    mod prop {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+            #[test]
+            fn extractor_never_panics_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+                let mut parsers = Parsers::new().unwrap();
+                for (path, lang) in [("a.py", Language::Python), ("a.js", Language::JavaScript), ("a.ts", Language::TypeScript), ("a.tsx", Language::TypeScript)] {
+                    let out = parsers.extract(path, lang, &bytes);
+                    prop_assert!(out.complexity >= 1);
+                    prop_assert!(out.lines as usize <= bytes.len() + 1);
+                }
+            }
+
+            #[test]
+            fn extractor_never_panics_on_import_like_text(src in "(import |from |require\\(|import\\(|export |[.'\"a-z{}()*;,\\n ]){0,60}") {
+                let mut parsers = Parsers::new().unwrap();
+                for (path, lang) in [("a.py", Language::Python), ("a.js", Language::JavaScript), ("a.ts", Language::TypeScript)] {
+                    let out = parsers.extract(path, lang, src.as_bytes());
+                    for import in &out.imports {
+                        prop_assert!(import.line >= 1);
+                    }
+                }
+            }
+        }
+    }
+}
