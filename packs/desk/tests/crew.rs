@@ -38,7 +38,8 @@ async fn desk_node(desk: &str, risk: &str) -> Node {
     let desk = Desk::from_config(&table(desk)).unwrap();
     let risk = RiskManager::from_config(&table(risk)).unwrap();
     let pricing = Pricing::from_config(&table(
-        r#"book = [{ symbol = "SYM00", kind = "put", moneyness = 0.9, expiry_days = 300, quantity = 10 }]"#,
+        r#"max_vega = 1.0
+book = [{ symbol = "SYM00", kind = "put", moneyness = 0.9, expiry_days = 300, quantity = 10 }]"#,
     ))
     .unwrap();
     let portfolio = PortfolioOptimizer::from_config(&table("window = 60")).unwrap();
@@ -171,6 +172,16 @@ async fn the_desk_runs_end_to_end_deterministically_and_its_book_is_event_source
         .filter(|e| e.stream.as_str().contains("-main/"))
         .count();
     assert_eq!(main_decisions, r.summary.decisions);
+    // The pricing agent's Greeks breaches (vega above 1.0 here) are on the trail too.
+    let greeks = store
+        .query(
+            &EventQuery::new().with_event_type("audit.greeks_breach"),
+            1,
+            100,
+        )
+        .await
+        .unwrap();
+    assert!(!greeks.is_empty(), "no Greeks breach audited");
     let first: serde_json::Value = serde_json::from_str(decided[0].payload.json()).unwrap();
     assert!(first["rationale"].is_string() && first["votes"].is_array());
 }
@@ -626,4 +637,141 @@ mod paper {
             assert_eq!(found.len(), 1, "`{t}` entries");
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_analyst_reads_headlines_up_to_its_bar_only() {
+    let spec = DataSpec::synthetic(4, 300, 5);
+    let tape = Tape::from_spec(&spec).unwrap();
+    let day = tape.times()[200].date_naive();
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("news.csv");
+    std::fs::write(
+        &csv,
+        format!(
+            "date,symbol,headline\n{day},SYM01,\"SYM01 collapses: fraud scandal, terrible losses, panic and bankruptcy fears\"\n"
+        ),
+    )
+    .unwrap();
+    let analyst = MarketAnalyst::from_config(&table(&format!(
+        "headlines = {:?}",
+        csv.display().to_string()
+    )))
+    .unwrap();
+    let book = BookView {
+        cash: 900_000.0,
+        equity: 1_000_000.0,
+        peak: 1_000_000.0,
+        positions: vec![0.0, 500.0, 0.0, 0.0],
+        exits: vec![None; 4],
+    };
+    let at = |step: usize| StepInput {
+        run: "news".into(),
+        data: spec.clone(),
+        step,
+        book: book.clone(),
+    };
+    let news_sell = |p: &Proposals| {
+        p.proposals
+            .iter()
+            .any(|x| x.symbol() == "SYM01" && x.rationale().starts_with("sentiment"))
+    };
+    assert!(
+        !news_sell(&ask(&analyst, "analyst", ANALYZE, &at(199)).await),
+        "saw tomorrow's news"
+    );
+    assert!(news_sell(
+        &ask(&analyst, "analyst", ANALYZE, &at(200)).await
+    ));
+    assert!(news_sell(
+        &ask(&analyst, "analyst", ANALYZE, &at(205)).await
+    ));
+    // A headlines file that does not exist is named.
+    let err = MarketAnalyst::from_config(&table("headlines = \"/nowhere/news.csv\"")).unwrap_err();
+    assert!(err.message().contains("/nowhere/news.csv"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_risk_manager_refuses_buys_beyond_its_var_limit() {
+    let spec = DataSpec::synthetic(4, 300, 5);
+    let risk = RiskManager::from_config(&table("max_var = 0.001\nmax_position = 1.0")).unwrap();
+    let book = BookView {
+        cash: 0.0,
+        equity: 1_000_000.0,
+        peak: 1_000_000.0,
+        positions: vec![4000.0, 3000.0, 2500.0, 2000.0],
+        exits: vec![None; 4],
+    };
+    let input = StepInput {
+        run: "var".into(),
+        data: spec,
+        step: 280,
+        book,
+    };
+    let checked = ask(&risk, "risk", RISK_CHECK, &input).await;
+    assert!(
+        checked.breaches.iter().any(|b| b.starts_with("VaR")),
+        "{:?}",
+        checked.breaches
+    );
+    let proposal = cadre_pack_desk::model::TradingProposal::new(
+        cadre_pack_desk::model::ProposalId(1),
+        "SYM02",
+        cadre_pack_desk::model::Side::Buy,
+        10.0,
+        0.8,
+        "test",
+        "analyst",
+        Tape::from_spec(&input.data).unwrap().times()[280],
+    )
+    .unwrap();
+    let request = cadre_pack_desk::crew::VoteRequest {
+        step: input.clone(),
+        proposals: vec![proposal],
+        targets: None,
+    };
+    let cx = Context::new(AgentId::new("risk-1").unwrap(), kind("risk"));
+    let task = Task::new(cadre_pack_desk::crew::VOTE, &request).unwrap();
+    let ballots: cadre_pack_desk::crew::Ballots =
+        risk.execute(task, &cx).await.unwrap().output().unwrap();
+    assert_eq!(
+        ballots.ballots[0].verdict,
+        cadre_pack_desk::model::Verdict::Reject
+    );
+    assert!(
+        ballots.ballots[0].reasons[0].contains("VaR"),
+        "{:?}",
+        ballots.ballots[0]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pricing_agent_retries_then_its_breaker_opens() {
+    // A book naming a symbol the market lacks cannot be valued.
+    let pricing = Pricing::from_config(&table(
+        r#"book = [{ symbol = "NOPE", kind = "call", moneyness = 1.0, expiry_days = 100, quantity = 1 }]"#,
+    ))
+    .unwrap();
+    let input = StepInput {
+        run: "pricing".into(),
+        data: DataSpec::synthetic(2, 100, 1),
+        step: 50,
+        book: BookView {
+            cash: 1.0,
+            equity: 1.0,
+            peak: 1.0,
+            positions: vec![0.0, 0.0],
+            exits: vec![None; 2],
+        },
+    };
+    let cx = Context::new(AgentId::new("pricing-1").unwrap(), kind("pricing"));
+    let mut codes = Vec::new();
+    for _ in 0..4 {
+        let task = Task::new(cadre_pack_desk::crew::PRICE, &input).unwrap();
+        let err = pricing.execute(task, &cx).await.unwrap_err();
+        codes.push((err.code(), err.is_retryable()));
+    }
+    // Three failures the runtime would retry, then the breaker answers at once.
+    assert_eq!(codes[..3], [(ErrorCode::Unavailable, true); 3]);
+    assert_eq!(codes[3].0, ErrorCode::CircuitOpen);
 }

@@ -16,9 +16,11 @@ use cadre_pack_trading::portfolio::{
 };
 use cadre_pack_trading::pricing::{MarketInputs, OptionContract, OptionKind, greeks, price};
 use cadre_pack_trading::risk::annual_volatility;
+use cadre_pack_trading::sentiment::{SentimentAnalyzer, aggregate_daily, load_headlines};
 use cadre_pack_trading::sizing::{
     AtrStops, Breach, Direction, Exposure, PortfolioState, RiskLimits, volatility_target,
 };
+use cadre_resilience::{BreakerConfig, CircuitBreaker};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -144,6 +146,14 @@ pub struct AnalystConfig {
     pub overbought: f64,
     /// The fraction of equity a buy proposes (the risk manager sizes it finally).
     pub stake: f64,
+    /// Dated headlines (`date,symbol,headline` CSV) to score with VADER; none: technicals only.
+    pub headlines: Option<std::path::PathBuf>,
+    /// Half-life in days of a headline's weight in the daily sentiment.
+    pub half_life: f64,
+    /// How much sentiment moves a signal's confidence (confidence × (1 + weight × score)).
+    pub sentiment_weight: f64,
+    /// Sentiment at or below which a held symbol is proposed for sale and a buy is dropped.
+    pub sell_below: f64,
 }
 
 impl Default for AnalystConfig {
@@ -154,6 +164,10 @@ impl Default for AnalystConfig {
             rsi: 14,
             overbought: 70.0,
             stake: 0.05,
+            headlines: None,
+            half_life: 3.0,
+            sentiment_weight: 0.3,
+            sell_below: -0.5,
         }
     }
 }
@@ -165,6 +179,8 @@ impl Default for AnalystConfig {
 #[derive(Debug, Clone, Default)]
 pub struct MarketAnalyst {
     cfg: AnalystConfig,
+    /// Daily sentiment per symbol, in date order.
+    news: std::sync::Arc<HashMap<String, Vec<(chrono::NaiveDate, f64)>>>,
 }
 
 /// The signals of one symbol at a step.
@@ -193,7 +209,41 @@ impl MarketAnalyst {
             "stake",
             "must lie in (0, 1]",
         )?;
-        Ok(Self { cfg })
+        check(cfg.half_life > 0.0, "analyst", "half_life", "must be > 0")?;
+        check(
+            (-1.0..=1.0).contains(&cfg.sell_below),
+            "analyst",
+            "sell_below",
+            "must lie in [-1, 1]",
+        )?;
+        let mut news: HashMap<String, Vec<(chrono::NaiveDate, f64)>> = HashMap::new();
+        if let Some(path) = &cfg.headlines {
+            let headlines = load_headlines(path).map_err(|e| {
+                Error::new(
+                    ErrorCode::Config,
+                    format!("analyst configuration: key `headlines`: {}", e.message()),
+                )
+            })?;
+            let scored = SentimentAnalyzer::new().score_all(&headlines);
+            for d in aggregate_daily(&scored, Some(cfg.half_life))? {
+                news.entry(d.symbol).or_default().push((d.date, d.score));
+            }
+        }
+        Ok(Self {
+            cfg,
+            news: std::sync::Arc::new(news),
+        })
+    }
+
+    /// The symbol's sentiment as of the bar's date: the latest daily aggregate on or before
+    /// it (headlines dated later are not seen). 0 without headlines.
+    fn sentiment(&self, view: &View<'_>, s: usize) -> f64 {
+        let Some(days) = self.news.get(&view.symbols()[s]) else {
+            return 0.0;
+        };
+        let today = view.time().date_naive();
+        let i = days.partition_point(|(d, _)| *d <= today);
+        if i == 0 { 0.0 } else { days[i - 1].1 }
     }
 
     fn trend(&self, view: &View<'_>, s: usize) -> Option<Trend> {
@@ -232,9 +282,26 @@ impl MarketAnalyst {
             let close = view.close(s);
             let crossed_up = t.fast_prev <= t.slow_prev && t.fast > t.slow;
             let crossed_down = t.fast_prev >= t.slow_prev && t.fast < t.slow;
-            let proposal = if crossed_up && held <= 0.0 {
+            let mood = self.sentiment(&view, s);
+            let proposal = if held > 0.0 && mood <= self.cfg.sell_below && !self.news.is_empty() {
+                Some((
+                    Side::Sell,
+                    held,
+                    (0.5 - mood / 2.0).clamp(0.0, 1.0),
+                    format!(
+                        "sentiment {mood:+.2} at or below {:+.2}",
+                        self.cfg.sell_below
+                    ),
+                ))
+            } else if crossed_up
+                && held <= 0.0
+                && mood <= self.cfg.sell_below
+                && !self.news.is_empty()
+            {
+                None
+            } else if crossed_up && held <= 0.0 {
                 let strength = ((t.fast - t.slow) / t.slow * 20.0).min(0.4);
-                let mut confidence = 0.55 + strength;
+                let mut confidence = (0.55 + strength) * (1.0 + self.cfg.sentiment_weight * mood);
                 let mut why = format!(
                     "SMA({}) crossed above SMA({})",
                     self.cfg.fast, self.cfg.slow
@@ -242,6 +309,9 @@ impl MarketAnalyst {
                 if let Some(r) = t.rsi.filter(|r| *r > self.cfg.overbought) {
                     confidence *= 0.6;
                     why.push_str(&format!("; RSI {r:.0} overbought"));
+                }
+                if mood != 0.0 {
+                    why.push_str(&format!("; sentiment {mood:+.2}"));
                 }
                 let size = self.cfg.stake * input.book.equity / close;
                 (size > 0.0).then_some((Side::Buy, size, confidence, why))
@@ -284,6 +354,15 @@ impl MarketAnalyst {
                 continue;
             }
             let s = column(&view, p.symbol())?;
+            let mood = self.sentiment(&view, s);
+            if !self.news.is_empty() && mood <= self.cfg.sell_below {
+                let b = match p.side() {
+                    Side::Buy => ballot(Verdict::Reject, 0.8, format!("sentiment {mood:+.2}")),
+                    Side::Sell => ballot(Verdict::Approve, 0.8, format!("sentiment {mood:+.2}")),
+                };
+                ballots.push(b);
+                continue;
+            }
             let b = match self.trend(&view, s) {
                 None => ballot(Verdict::Abstain, 0.0, "not enough history for a trend"),
                 Some(t) => {
@@ -356,6 +435,11 @@ pub struct RiskConfig {
     pub stop_atr: f64,
     /// Take-profit distance in ATRs.
     pub take_atr: f64,
+    /// The largest 1-day historical VaR (95 %) of the book, a fraction of equity; beyond it
+    /// buys are refused.
+    pub max_var: f64,
+    /// Days of history the book's VaR is measured over.
+    pub var_window: usize,
 }
 
 impl Default for RiskConfig {
@@ -370,6 +454,8 @@ impl Default for RiskConfig {
             atr: 14,
             stop_atr: 3.0,
             take_atr: 6.0,
+            max_var: 0.03,
+            var_window: 250,
         }
     }
 }
@@ -423,10 +509,18 @@ impl RiskManager {
             "must be at least 5",
         )?;
         check(cfg.atr >= 1, "risk", "atr", "must be at least 1")?;
+        check(cfg.max_var > 0.0, "risk", "max_var", "must be > 0")?;
+        check(
+            cfg.var_window >= 20,
+            "risk",
+            "var_window",
+            "must be at least 20 days",
+        )?;
         let limits = RiskLimits::new()
             .with_max_position(cfg.max_position)?
             .with_max_gross_leverage(cfg.max_gross)?
-            .with_max_drawdown(cfg.max_drawdown)?;
+            .with_max_drawdown(cfg.max_drawdown)?
+            .with_max_var_loss(cfg.max_var)?;
         let stops = AtrStops::new(cfg.stop_atr, cfg.take_atr).map_err(|e| {
             Error::new(
                 ErrorCode::Config,
@@ -446,6 +540,32 @@ impl RiskManager {
         last
     }
 
+    /// The book's 1-day historical VaR at 95 % as a fraction of equity (a loss is negative):
+    /// today's positions replayed over the last `var_window` days. `None` when flat or early.
+    fn var(&self, view: &View<'_>, book: &BookView) -> Option<f64> {
+        if book.equity <= 0.0 || book.positions.iter().all(|q| *q == 0.0) {
+            return None;
+        }
+        let mut pnl: Vec<f64> = Vec::new();
+        for (s, q) in book.positions.iter().enumerate() {
+            if *q == 0.0 {
+                continue;
+            }
+            let w = q * view.close(s) / book.equity;
+            let r = view.returns(s, self.cfg.var_window);
+            if pnl.is_empty() {
+                pnl = vec![0.0; r.len()];
+            }
+            for (p, x) in pnl.iter_mut().zip(&r) {
+                *p += w * x;
+            }
+        }
+        if pnl.len() < 20 {
+            return None;
+        }
+        cadre_pack_trading::risk::historical_var(&pnl, 0.05).ok()
+    }
+
     fn gross(view: &View<'_>, book: &BookView) -> f64 {
         book.positions
             .iter()
@@ -460,6 +580,7 @@ impl RiskManager {
         let book = &req.step.book;
         let equity = book.equity.max(f64::MIN_POSITIVE);
         let gross = Self::gross(&view, book) / equity;
+        let var = self.var(&view, book);
         let mut ballots = Vec::with_capacity(req.proposals.len());
         for p in &req.proposals {
             let s = column(&view, p.symbol())?;
@@ -476,6 +597,15 @@ impl RiskManager {
                             Verdict::Reject,
                             0.9,
                             format!("position already {:.1}% of equity", fraction * 100.0),
+                        ),
+                        _ if var.is_some_and(|v| -v > self.cfg.max_var) => ballot(
+                            Verdict::Reject,
+                            0.9,
+                            format!(
+                                "the book's 1-day VaR {:.2}% is beyond {:.2}%",
+                                -var.unwrap_or_default() * 100.0,
+                                self.cfg.max_var * 100.0
+                            ),
                         ),
                         _ if gross >= self.cfg.max_gross => ballot(
                             Verdict::Reject,
@@ -636,7 +766,7 @@ impl RiskManager {
             let breaches = self.limits.check(&PortfolioState {
                 equity: book.equity,
                 positions: &exposures,
-                var: None,
+                var: self.var(&view, book),
                 drawdown: Some(book.drawdown()),
             })?;
             for b in breaches {
@@ -1089,10 +1219,50 @@ impl Default for PricingConfig {
 /// Values an options book (Black-Scholes-Merton, volatility realised over a trailing window)
 /// and enforces Greeks limits: it votes against trades that would push a symbol's net delta
 /// (stock plus options) past `max_delta` of equity, and reports the book's Greeks.
-#[derive(Debug, Clone, Default)]
+///
+/// **The template agent**: copy it to write one. It uses every facility the runtime gives:
+/// - *retries*: a valuation that fails for a reason worth retrying returns a retryable error
+///   (`Unavailable`), and the node runs the task again after a backoff, up to the crew's
+///   `task_attempts`; bad input (`InvalidInput`) is answered at once;
+/// - *circuit breaker*: valuations run inside a [`CircuitBreaker`]; after repeated failures it
+///   opens and the agent answers `circuit_open` at once instead of working on a broken book,
+///   then probes again after its cool-down;
+/// - *metrics*: `cadre_desk_options_value`, `cadre_desk_options_delta`,
+///   `cadre_desk_options_vega` (gauges) and `cadre_desk_pricing_valuations_total{outcome}`;
+/// - *events*: every Greeks limit breach is published on the bus topic `desk.events`
+///   (a `desk.greeks_breached` event) for anyone to subscribe to;
+/// - *audit*: the breaches go back in [`BookGreeks::breaches`], which the coordinator records
+///   on the audit trail (`audit.greeks_breach`), with the run's conversation id.
+#[derive(Debug, Clone)]
 pub struct Pricing {
     cfg: PricingConfig,
+    breaker: CircuitBreaker,
 }
+
+impl Default for Pricing {
+    fn default() -> Self {
+        Self {
+            cfg: PricingConfig::default(),
+            breaker: Self::breaker(),
+        }
+    }
+}
+
+/// A Greeks limit breach, as published on the bus topic `desk.events`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GreeksBreached {
+    /// The step valued.
+    pub step: usize,
+    /// What was breached.
+    pub breach: String,
+}
+
+impl Message for GreeksBreached {
+    const TYPE: &'static str = "desk.greeks_breached";
+}
+
+/// The bus topic of the desk's events.
+pub const EVENTS_TOPIC: &str = "desk.events";
 
 /// One contract valued at a step.
 #[derive(Debug, Clone, Copy)]
@@ -1147,7 +1317,45 @@ impl Pricing {
         )?;
         check(cfg.max_delta > 0.0, "pricing", "max_delta", "must be > 0")?;
         check(cfg.max_vega > 0.0, "pricing", "max_vega", "must be > 0")?;
-        Ok(Self { cfg })
+        Ok(Self {
+            cfg,
+            breaker: Self::breaker(),
+        })
+    }
+
+    fn breaker() -> CircuitBreaker {
+        CircuitBreaker::new(
+            "desk.pricing",
+            BreakerConfig {
+                consecutive_failures: 3,
+                cool_down: Duration::from_secs(5),
+                // A book that cannot be valued (a failed Greek) is this agent's own failure.
+                is_failure: |_| true,
+                ..BreakerConfig::default()
+            },
+        )
+    }
+
+    /// Values the book through the breaker; a failure is retryable (the runtime retries it).
+    async fn guarded_value(&self, view: &View<'_>) -> Result<Vec<Valued>> {
+        let out = self
+            .breaker
+            .call(async {
+                self.value(view).map_err(|e| {
+                    Error::new(
+                        ErrorCode::Unavailable,
+                        format!("valuing the options book: {}", e.message()),
+                    )
+                    .with_retryable(true)
+                })
+            })
+            .await;
+        metrics::counter!(
+            "cadre_desk_pricing_valuations_total",
+            "outcome" => if out.is_ok() { "ok" } else { "failed" }
+        )
+        .increment(1);
+        out
     }
 
     fn value(&self, view: &View<'_>) -> Result<Vec<Valued>> {
@@ -1183,10 +1391,10 @@ impl Pricing {
         Ok(out)
     }
 
-    fn price_book(&self, input: &StepInput) -> Result<BookGreeks> {
+    async fn price_book(&self, input: &StepInput, cx: &Context) -> Result<BookGreeks> {
         let tape = tape::load(&input.data)?;
         let view = tape.view(input.step);
-        let valued = self.value(&view)?;
+        let valued = self.guarded_value(&view).await?;
         let mut g = BookGreeks {
             step: input.step,
             contracts: valued.len(),
@@ -1205,13 +1413,34 @@ impl Pricing {
                 g.vega, self.cfg.max_vega
             ));
         }
+        metrics::gauge!("cadre_desk_options_value").set(g.value);
+        metrics::gauge!("cadre_desk_options_delta").set(g.delta);
+        metrics::gauge!("cadre_desk_options_vega").set(g.vega);
+        if let Some(bus) = cx.get::<std::sync::Arc<dyn cadre_bus::Bus>>() {
+            for breach in &g.breaches {
+                let event = GreeksBreached {
+                    step: input.step,
+                    breach: breach.clone(),
+                };
+                let topic = cadre_core::Topic::new(EVENTS_TOPIC)?;
+                let envelope = cadre_core::Envelope::builder(
+                    cx.agent_id().clone(),
+                    cadre_core::Recipient::Topic(topic.clone()),
+                    cadre_core::MessageKind::Event,
+                )
+                .payload(&event)?
+                .conversation(cx.conversation_id())
+                .build();
+                bus.publish(&topic, envelope).await?;
+            }
+        }
         Ok(g)
     }
 
-    fn vote(&self, req: &VoteRequest) -> Result<Ballots> {
+    async fn vote(&self, req: &VoteRequest) -> Result<Ballots> {
         let tape = tape::load(&req.step.data)?;
         let view = tape.view(req.step.step);
-        let valued = self.value(&view)?;
+        let valued = self.guarded_value(&view).await?;
         let book = &req.step.book;
         let equity = book.equity.max(f64::MIN_POSITIVE);
         let mut ballots = Vec::with_capacity(req.proposals.len());
@@ -1263,11 +1492,11 @@ impl Agent for Pricing {
     async fn execute(
         &self,
         task: Task,
-        _cx: &Context,
+        cx: &Context,
     ) -> std::result::Result<TaskOutcome, AgentError> {
         match task.capability.as_str() {
-            PRICE => TaskOutcome::new(&task, &self.price_book(&task.input()?)?),
-            VOTE => TaskOutcome::new(&task, &self.vote(&task.input()?)?),
+            PRICE => TaskOutcome::new(&task, &self.price_book(&task.input()?, cx).await?),
+            VOTE => TaskOutcome::new(&task, &self.vote(&task.input()?).await?),
             _ => Err(unknown(&task)),
         }
     }

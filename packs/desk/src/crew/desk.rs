@@ -994,8 +994,28 @@ impl Driver<'_> {
                 proposals.extend(rebalanced.proposals);
             }
             if step.is_multiple_of(cfg.price_every) {
-                let greeks: BookGreeks = self.call(PRICE, Route::Capability, input.clone()).await?;
-                pass.greeks.push(greeks);
+                // The options book is watched, not traded: if it cannot be valued (the pricing
+                // agent's breaker open, retries spent), the run goes on and says so.
+                match self
+                    .call::<_, BookGreeks>(PRICE, Route::Capability, input.clone())
+                    .await
+                {
+                    Ok(greeks) => {
+                        for breach in &greeks.breaches {
+                            ledger.audit(
+                                "greeks_breach",
+                                format!("desk/{run}"),
+                                serde_json::json!({ "step": step, "breach": breach }),
+                            );
+                        }
+                        pass.greeks.push(greeks);
+                    }
+                    Err(e) => pass.breaches.push(report::BreachRecord {
+                        step,
+                        date: view.time().date_naive().to_string(),
+                        breach: format!("the options book was not valued: {e}"),
+                    }),
+                }
             }
             proposals.retain(|p| self.column(p.symbol()).is_ok_and(|s| !exiting.contains(&s)));
             // 6. Votes from every voter, in parallel; then consensus.
@@ -1012,8 +1032,21 @@ impl Driver<'_> {
                 }
                 let answers = join_all(calls).await;
                 let mut ballots: Vec<Ballots> = Vec::with_capacity(answers.len());
-                for a in answers {
-                    ballots.push(a?);
+                // A voter that cannot answer abstains (its reason says why); the others decide.
+                for (voter, a) in cfg.voters.keys().zip(answers) {
+                    ballots.push(a.unwrap_or_else(|e| {
+                        Ballots {
+                            voter: voter.clone(),
+                            ballots: proposals
+                                .iter()
+                                .map(|_| super::messages::Ballot {
+                                    verdict: crate::model::Verdict::Abstain,
+                                    confidence: 0.0,
+                                    reasons: vec![format!("unavailable: {e}")],
+                                })
+                                .collect(),
+                        }
+                    }));
                 }
                 for (i, p) in proposals.iter().enumerate() {
                     let mut votes = Vec::with_capacity(ballots.len());

@@ -24,9 +24,9 @@ use cadre_core::{Error, Payload};
 use cadre_runtime::{Catalog, Rendered};
 
 pub use agents::{
-    ANALYZE, AnalystConfig, CallPut, EXECUTE, Execution, MarketAnalyst, Objective, OptimizerConfig,
-    OptionPosition, PRICE, PortfolioOptimizer, Pricing, PricingConfig, REBALANCE, RISK_CHECK,
-    RiskConfig, RiskManager, SIZE, VERSION, VOTE,
+    ANALYZE, AnalystConfig, CallPut, EVENTS_TOPIC, EXECUTE, Execution, GreeksBreached,
+    MarketAnalyst, Objective, OptimizerConfig, OptionPosition, PRICE, PortfolioOptimizer, Pricing,
+    PricingConfig, REBALANCE, RISK_CHECK, RiskConfig, RiskManager, SIZE, VERSION, VOTE,
 };
 pub use book::{
     Book, BookOpened, BookState, DayClosed, OrderFilled, PositionClosed, PositionOpened,
