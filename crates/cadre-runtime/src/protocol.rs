@@ -324,3 +324,22 @@ pub struct Rejected {
 impl Message for Rejected {
     const TYPE: &'static str = "cadre.rejected";
 }
+
+/// The control register a long task reports its progress in: `cadre.progress.<task id>`.
+///
+/// An agent working on a task for a while may set it (JSON [`Progress`]) as it goes and clear it
+/// when done; `cadre run` shows it as a progress bar while it waits for its entry task.
+pub fn progress_key(task: cadre_core::TaskId) -> String {
+    format!("cadre.progress.{task}")
+}
+
+/// A long task's progress, as [`progress_key`] holds it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Progress {
+    /// Units done.
+    pub done: u64,
+    /// Units in all.
+    pub total: u64,
+    /// What is being done.
+    pub message: String,
+}

@@ -204,14 +204,32 @@ pub(crate) async fn run(args: RunArgs, loaded: cadre_config::Loaded) -> anyhow::
     let Some((task, timeout)) = entry else {
         return serve(node).await;
     };
-    let spinner = spinner(&format!("running `{}`", task.capability));
+    let mut spinner = spinner(&format!("running `{}`", task.capability));
     let capability = task.capability.clone();
     let task_id = task.id;
     let client = node.client();
-    let result = tokio::select! {
-        r = client.call(task, Route::Capability, timeout) => Some(r),
-        () = stopped() => None,
+    // A long entry task may report its progress (`cadre.progress.<task>`): shown as a bar.
+    let bus = std::sync::Arc::clone(node.bus());
+    let key = cadre_runtime::protocol::progress_key(task_id);
+    let call = client.call(task, Route::Capability, timeout);
+    tokio::pin!(call);
+    let stop = stopped();
+    tokio::pin!(stop);
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(150));
+    let result = loop {
+        tokio::select! {
+            r = &mut call => break Some(r),
+            () = &mut stop => break None,
+            _ = tick.tick() => {
+                if let Ok(Some(v)) = bus.control(&key).await
+                    && let Ok(p) = serde_json::from_str::<cadre_runtime::protocol::Progress>(&v.value)
+                {
+                    spinner.show(&p);
+                }
+            }
+        }
     };
+    let _ = bus.set_control(&key, None).await;
     spinner.finish_and_clear();
     let report = node.shutdown().await;
     let Some(result) = result else {
@@ -299,13 +317,45 @@ fn apply_overrides(manifest: &mut CrewManifest, sets: &[String]) -> anyhow::Resu
     Ok(())
 }
 
-fn spinner(message: &str) -> indicatif::ProgressBar {
+/// A spinner that turns into a progress bar once the task reports its progress.
+struct Spinner {
+    bar: indicatif::ProgressBar,
+    barred: bool,
+}
+
+impl Spinner {
+    fn show(&mut self, p: &cadre_runtime::protocol::Progress) {
+        if self.bar.is_hidden() {
+            return;
+        }
+        if !self.barred {
+            self.barred = true;
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{msg:>16} [{bar:40}] {pos}/{len} ({eta} left)",
+            ) {
+                self.bar.set_style(style.progress_chars("=> "));
+            }
+        }
+        self.bar.set_length(p.total);
+        self.bar.set_position(p.done);
+        self.bar.set_message(p.message.clone());
+    }
+
+    fn finish_and_clear(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+fn spinner(message: &str) -> Spinner {
     if !std::io::stderr().is_terminal() {
-        return indicatif::ProgressBar::hidden();
+        return Spinner {
+            bar: indicatif::ProgressBar::hidden(),
+            barred: false,
+        };
     }
     let bar = indicatif::ProgressBar::new_spinner();
     bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
     bar.set_message(message.to_owned());
     bar.enable_steady_tick(std::time::Duration::from_millis(100));
-    bar
+    Spinner { bar, barred: false }
 }

@@ -410,6 +410,7 @@ impl Agent for Desk {
             session: std::sync::Mutex::new(None),
             last_request: std::sync::Mutex::new(None),
             halt: std::sync::Mutex::new((false, Vec::new())),
+            task: task.id,
         };
         let n = tape.len();
         let (main, other, folds) = match run.walk_forward {
@@ -433,7 +434,13 @@ impl Agent for Desk {
         let mut full =
             tokio::task::block_in_place(|| report::build(&cfg, &spec, &tape, main, other))?;
         full.walk_forward = folds;
+        driver.progress(1, 1, "writing the report").await;
         let written = tokio::task::block_in_place(|| report::write(&out, &full))?;
+        if let Some(bus) = cx.get::<std::sync::Arc<dyn cadre_bus::Bus>>() {
+            let _ = bus
+                .set_control(&cadre_runtime::protocol::progress_key(task.id), None)
+                .await;
+        }
         let outcome = DeskOutcome {
             out: written,
             store: url,
@@ -462,6 +469,8 @@ struct Driver<'a> {
     last_request: std::sync::Mutex<Option<String>>,
     /// Whether the kill switch was pulled when last read, and the changes not audited yet.
     halt: std::sync::Mutex<(bool, Vec<bool>)>,
+    /// The entry task, whose progress register (`cadre.progress.<id>`) the passes update.
+    task: cadre_core::TaskId,
 }
 
 /// A decision waiting for its outcome to be judged.
@@ -664,9 +673,18 @@ impl Driver<'_> {
             symbols: self.tape.symbols().to_vec(),
         })?;
         let progress_every = ((n - first) / 10).max(1);
+        let bar_every = ((n - first) / 200).max(1);
         for step in first..n {
+            if (step - first).is_multiple_of(bar_every) {
+                self.progress(
+                    step - first,
+                    n - first,
+                    &format!("{} pass", weighting.as_str()),
+                )
+                .await;
+            }
             if step > first && (step - first).is_multiple_of(progress_every) {
-                tracing::info!(target: "cadre::desk", pass = weighting.as_str(), "day {step} of {n}");
+                tracing::debug!(target: "cadre::desk", pass = weighting.as_str(), "day {step} of {n}");
             }
             if step > first && (step - first).is_multiple_of(252) {
                 ledger.flush().await?;
@@ -1140,6 +1158,26 @@ impl Driver<'_> {
         pass.replay = replay.len();
         pass.final_book = book;
         Ok(pass)
+    }
+
+    /// Reports progress in the entry task's progress register (best effort: a failure to
+    /// write it is logged, not fatal).
+    async fn progress(&self, done: usize, total: usize, message: &str) {
+        let Some(bus) = self.cx.get::<std::sync::Arc<dyn cadre_bus::Bus>>() else {
+            return;
+        };
+        let value = cadre_runtime::protocol::Progress {
+            done: done as u64,
+            total: total as u64,
+            message: message.to_owned(),
+        };
+        let Ok(json) = serde_json::to_string(&value) else {
+            return;
+        };
+        let key = cadre_runtime::protocol::progress_key(self.task);
+        if let Err(e) = bus.set_control(&key, Some(json)).await {
+            tracing::debug!(target: "cadre::desk", "progress not recorded: {e}");
+        }
     }
 
     /// Records the kill switch's state; a change is audited at the session's next step.
