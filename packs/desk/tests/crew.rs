@@ -155,6 +155,13 @@ async fn the_desk_runs_end_to_end_deterministically_and_its_book_is_event_source
         );
     }
     assert_eq!(state.fills, r.summary.fills);
+    // Long only: two sells on one symbol in one day never oversell it.
+    assert!(
+        state.positions.iter().all(|q| *q >= 0.0),
+        "{:?}",
+        state.positions
+    );
+    assert!(r.weights.iter().all(|(_, w)| w.iter().all(|x| *x >= 0.0)));
 
     // Every decision is on the audit trail with its votes.
     let decided = store
@@ -312,6 +319,15 @@ async fn agents_see_nothing_after_their_step() {
     assert_eq!(
         seen[0], seen[1],
         "an agent's answer changed with data after its step"
+    );
+    // The optimiser tops held positions up toward their targets (and trims them down).
+    assert!(
+        seen[0].iter().flat_map(|p| &p.proposals).any(|p| {
+            p.proposer() == "portfolio"
+                && p.side() == cadre_pack_desk::model::Side::Buy
+                && p.rationale().contains("below target")
+        }),
+        "no rebalancing buy"
     );
     // And the test can fail: a step after `k` does see the change.
     let after = |dir: &Path| StepInput {

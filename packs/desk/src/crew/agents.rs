@@ -646,10 +646,14 @@ impl RiskManager {
         let mut gross = Self::gross(&view, book);
         let mut out = SizedOrders::default();
         let mut id = req.next_order;
+        // Units already ordered in this request, per symbol: two approved proposals on one
+        // symbol (the analyst's and the optimiser's) never sell more than is held together.
+        let mut ordered: HashMap<usize, f64> = HashMap::new();
         for p in &req.approved {
             let s = column(&view, p.symbol())?;
             let close = view.close(s);
-            let held = book.positions.get(s).copied().unwrap_or(0.0);
+            let held = book.positions.get(s).copied().unwrap_or(0.0)
+                + ordered.get(&s).copied().unwrap_or(0.0);
             let (quantity, exits) = match p.side() {
                 Side::Sell => (p.size().min(held.max(0.0)), None),
                 Side::Buy => {
@@ -697,6 +701,7 @@ impl RiskManager {
             if p.side() == Side::Buy {
                 gross += quantity * close;
             }
+            *ordered.entry(s).or_insert(0.0) += p.side().sign() * quantity;
             out.orders.push(Order::new(
                 OrderId(id),
                 p.symbol(),
@@ -954,24 +959,34 @@ impl PortfolioOptimizer {
             let close = view.close(s);
             let weight = held * close / equity;
             let excess = weight - targets[s];
-            if *held > 0.0 && excess > self.cfg.drift {
-                let units = (excess * equity / close).floor().min(*held);
-                if units >= 1.0 {
-                    out.proposals.push(TradingProposal::new(
-                        proposal_id(input.step, s, 1),
-                        view.symbols()[s].clone(),
-                        Side::Sell,
-                        units,
-                        0.6,
-                        format!(
-                            "rebalance: weight {:.1}% above target {:.1}%",
-                            weight * 100.0,
-                            targets[s] * 100.0
-                        ),
-                        "portfolio",
-                        view.time(),
-                    )?);
-                }
+            // Held positions drift back toward their targets both ways; new positions are the
+            // analyst's to open.
+            let (side, units, why) = if *held > 0.0 && excess > self.cfg.drift {
+                (
+                    Side::Sell,
+                    (excess * equity / close).floor().min(*held),
+                    "above",
+                )
+            } else if *held > 0.0 && -excess > self.cfg.drift {
+                (Side::Buy, (-excess * equity / close).floor(), "below")
+            } else {
+                continue;
+            };
+            if units >= 1.0 {
+                out.proposals.push(TradingProposal::new(
+                    proposal_id(input.step, s, 1),
+                    view.symbols()[s].clone(),
+                    side,
+                    units,
+                    0.6,
+                    format!(
+                        "rebalance: weight {:.1}% {why} target {:.1}%",
+                        weight * 100.0,
+                        targets[s] * 100.0
+                    ),
+                    "portfolio",
+                    view.time(),
+                )?);
             }
         }
         out.targets = Some(targets);
