@@ -919,16 +919,13 @@ impl Driver<'_> {
                 );
                 for (s, q) in book.positions.iter().enumerate() {
                     if *q > 0.0 {
-                        orders.push(Order::new(
-                            crate::model::OrderId(next_order),
+                        orders.push(market_sell(
+                            &mut next_order,
                             view.symbols()[s].clone(),
-                            Side::Sell,
                             *q,
-                            crate::model::OrderKind::Market,
                             closes[s],
-                            view.time(),
+                            &view,
                         )?);
-                        next_order += 1;
                     }
                 }
                 continue;
@@ -940,16 +937,13 @@ impl Driver<'_> {
                 exiting.insert(s);
                 let q = p.size().min(book.positions[s]);
                 if q > 0.0 {
-                    orders.push(Order::new(
-                        crate::model::OrderId(next_order),
+                    orders.push(market_sell(
+                        &mut next_order,
                         p.symbol(),
-                        Side::Sell,
                         q,
-                        crate::model::OrderKind::Market,
                         closes[s],
-                        view.time(),
+                        &view,
                     )?);
-                    next_order += 1;
                 }
                 let record = DecisionRecord::mandatory(step, &view.time(), p);
                 audit_decision(&mut ledger, run, &record, main);
@@ -962,16 +956,13 @@ impl Driver<'_> {
                     for (i, q) in book.positions.iter().enumerate() {
                         if *q > 0.0 && !exiting.contains(&i) {
                             exiting.insert(i);
-                            orders.push(Order::new(
-                                crate::model::OrderId(next_order),
+                            orders.push(market_sell(
+                                &mut next_order,
                                 view.symbols()[i].clone(),
-                                Side::Sell,
                                 *q,
-                                crate::model::OrderKind::Market,
                                 closes[i],
-                                view.time(),
+                                &view,
                             )?);
-                            next_order += 1;
                         }
                     }
                     ledger.audit(
@@ -1281,6 +1272,27 @@ async fn serve_registers(bus: &dyn cadre_bus::Bus, last: &mut Option<String>) ->
     let json = serde_json::to_string(&status)
         .map_err(|e| Error::internal(format!("encoding the status: {e}")))?;
     bus.set_control(session::STATUS_KEY, Some(json)).await
+}
+
+/// A market sell order with the next order id, arriving at `price` on the view's bar.
+fn market_sell(
+    next_order: &mut u64,
+    symbol: impl Into<String>,
+    quantity: f64,
+    price: f64,
+    view: &super::tape::View<'_>,
+) -> Result<Order> {
+    let order = Order::new(
+        crate::model::OrderId(*next_order),
+        symbol,
+        Side::Sell,
+        quantity,
+        crate::model::OrderKind::Market,
+        price,
+        view.time(),
+    )?;
+    *next_order += 1;
+    Ok(order)
 }
 
 /// Puts a decision on the audit trail (and counts it in the metrics, for the main pass).
