@@ -44,4 +44,5 @@ pub mod pricing;
 pub mod risk;
 mod sampling;
 pub mod sentiment;
+mod simd;
 pub mod sizing;
