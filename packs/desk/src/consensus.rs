@@ -497,6 +497,11 @@ mod tests {
     }
 
     proptest! {
+        #![proptest_config(ProptestConfig {
+            rng_seed: proptest::test_runner::RngSeed::Fixed(0xC0DE),
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
         #[test]
         fn order_of_votes_does_not_matter(
             e in arb_engine(),

@@ -49,6 +49,11 @@ where
 }
 
 proptest! {
+    #![proptest_config(ProptestConfig {
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x5E2D),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
     #[test]
     fn market_data(symbol in name(), t in time(), o in 1.0..1e4f64, up in 0.0..10.0f64, down in 0.0..10.0f64, c in 0.0..=1.0f64, v in 0.0..1e9f64) {
         let (hi, lo) = (o + up, (o - down).max(0.5));

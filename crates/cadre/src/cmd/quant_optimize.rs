@@ -105,8 +105,9 @@ pub(crate) struct BenchOptimizeArgs {
     /// Runs; the fastest counts.
     #[arg(long, default_value_t = 3)]
     pub(crate) repeat: usize,
-    /// How the solver is driven: over a working set of assets (the default) or every asset
-    /// in one solve (for a same-run comparison).
+    /// How problems are solved: `auto` (the library's default: the exact active set from 64
+    /// assets, else Clarabel over a working set), or one path forced, for a same-run
+    /// comparison.
     #[arg(long, value_enum, default_value_t)]
     pub(crate) method: BenchMethod,
     /// Output format (`json`: one object).
@@ -117,10 +118,14 @@ pub(crate) struct BenchOptimizeArgs {
 /// `cadre bench optimize --method`.
 #[derive(Debug, Clone, Copy, Default, ValueEnum)]
 pub(crate) enum BenchMethod {
-    /// Working set grown until the full problem's KKT conditions hold.
+    /// The active set from 64 assets, else the working set.
     #[default]
+    Auto,
+    /// The exact active-set solver where it applies.
+    ActiveSet,
+    /// Clarabel over a working set grown until the full problem's KKT conditions hold.
     WorkingSet,
-    /// Every asset in one solve.
+    /// Clarabel over every asset in one solve.
     Full,
 }
 
@@ -435,6 +440,8 @@ pub(crate) fn bench(args: BenchOptimizeArgs) -> anyhow::Result<ExitCode> {
     let cov = covariance(args.cov, &returns)?;
     let estimate = t.elapsed().as_secs_f64();
     let opt = Optimizer::new(mu, cov)?.with_method(match args.method {
+        BenchMethod::Auto => Method::Auto,
+        BenchMethod::ActiveSet => Method::ActiveSet,
         BenchMethod::WorkingSet => Method::WorkingSet,
         BenchMethod::Full => Method::Full,
     })?;

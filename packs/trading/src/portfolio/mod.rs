@@ -7,10 +7,17 @@
 //! - An [`Optimizer`] over the Clarabel interior-point solver: minimum volatility, maximum
 //!   Sharpe (the variable-scaling formulation), efficient return (a target return), efficient
 //!   risk (a target volatility, a second-order cone), with long-only, per-asset box and group
-//!   (sector) constraints, and the [`frontier`](Optimizer::frontier). By default
-//!   ([`Method::WorkingSet`]) Clarabel sees a working set of assets, grown until the full
-//!   problem's KKT conditions hold (every asset left out has a non-negative reduced cost), so
-//!   the answer is the full problem's; anything the loop cannot settle ends in the full solve.
+//!   (sector) constraints, and the [`frontier`](Optimizer::frontier). How a problem is solved
+//!   is the [`Method`]; by default ([`Method::Auto`]):
+//!   - problems of at least [`Method::EXACT_MIN_ASSETS`] assets that are minimum volatility,
+//!     maximum Sharpe (long-only) or efficient return without groups go to an exact
+//!     active-set solver: block principal pivoting on the bounds, each step an exact solve of
+//!     the equality-constrained problem through the Woodbury identity over the covariance's
+//!     factored form, its answer checked against the full problem's KKT conditions;
+//!   - everything else (and anything the active set cannot settle) goes to Clarabel over a
+//!     working set of assets, grown until the full problem's KKT conditions hold (every asset
+//!     left out has a non-negative reduced cost), so the answer is the full problem's;
+//!     anything that loop cannot settle ends in the full solve.
 //! - A [`rebalance`] decision: drift bands (absolute and/or relative) and a turnover cost in
 //!   basis points, weighed against the utility gained.
 //!
@@ -39,6 +46,7 @@
 //! # }
 //! ```
 
+mod active_set;
 mod conic;
 mod covariance;
 mod estimate;

@@ -14,6 +14,7 @@
 
 use cadre_core::Result;
 
+use super::active_set::Problem;
 use super::conic::{Conic, Row};
 use super::optimize::Optimizer;
 
@@ -273,6 +274,16 @@ impl Optimizer {
             (super::Method::WarmStart(assets), None) => Some(assets.as_slice()),
             (_, warm) => warm,
         };
+        let exact = match self.method() {
+            super::Method::ActiveSet => true,
+            super::Method::Auto | super::Method::WarmStart(_) => {
+                n >= super::Method::EXACT_MIN_ASSETS
+            }
+            super::Method::WorkingSet | super::Method::Full => false,
+        };
+        if exact && let Some(solution) = self.exact(obj, start) {
+            return Ok(solution);
+        }
         let mut set = self.initial_set(obj, start);
         let mut rounds = 0;
         let full_cost = factor_flops(n, self.factor_rows());
@@ -313,6 +324,78 @@ impl Optimizer {
             set.sort_unstable();
         }
         self.solve_full(obj)
+    }
+
+    /// The problem solved exactly by [`active_set`](super::active_set) when it is one of its
+    /// kind (no groups, a positive diagonal in the covariance's factored form; for max Sharpe,
+    /// bounds `[0, >= 1]`, so that the scaled bounds are `v >= 0`), or `None` (also when the
+    /// pivoting does not settle), for the interior-point path.
+    fn exact(&self, obj: Objective, warm: Option<&[usize]>) -> Option<Solution> {
+        if !self.groups().is_empty() {
+            return None;
+        }
+        let (n, m) = (self.assets(), self.factor_rows());
+        let (lower, upper) = self.bounds();
+        let mu = self.expected_returns();
+        let cov = self.covariance();
+        let f = cov.factor();
+        let mut ft = vec![0.0; n * m];
+        for (r, row) in f.chunks_exact(n).enumerate() {
+            for (i, &v) in row.iter().enumerate() {
+                ft[i * m + r] = v;
+            }
+        }
+        let problem = |rows: Vec<Vec<f64>>, rhs: Vec<f64>, lower, upper| Problem {
+            d: cov.diag(),
+            ft: ft.clone(),
+            m,
+            rows,
+            rhs,
+            lower,
+            upper,
+        };
+        let budget = vec![1.0; n];
+        match obj {
+            Objective::MinVolatility => {
+                let s = problem(vec![budget], vec![1.0], lower, upper).solve(warm)?;
+                Some(Solution {
+                    x: s.x,
+                    scale: None,
+                })
+            }
+            Objective::MaxSharpe { risk_free } => {
+                if lower.iter().any(|&l| l != 0.0) || upper.iter().any(|&u| u.is_nan() || u < 1.0) {
+                    return None;
+                }
+                let (zero, unbounded) = (vec![0.0; n], vec![f64::INFINITY; n]);
+                let excess = mu.iter().map(|m| m - risk_free).collect();
+                let s = problem(vec![excess], vec![1.0], &zero, &unbounded).solve(warm)?;
+                let scale = s.x.iter().sum();
+                Some(Solution {
+                    x: s.x,
+                    scale: Some(scale),
+                })
+            }
+            Objective::EfficientReturn { target } => {
+                let rows = vec![budget.clone(), mu.to_vec()];
+                let s = problem(rows, vec![1.0, target], lower, upper).solve(warm)?;
+                // `μᵀw >= target` binds when its multiplier (`-λ₁`) is >= 0; otherwise the
+                // minimum-volatility portfolio already earns more than the target.
+                if s.lambda[1] <= 0.0 {
+                    return Some(Solution {
+                        x: s.x,
+                        scale: None,
+                    });
+                }
+                let s = problem(vec![budget], vec![1.0], lower, upper).solve(warm)?;
+                let earned: f64 = s.x.iter().zip(mu).map(|(w, m)| w * m).sum();
+                (earned >= target - 1e-12 * target.abs().max(1.0)).then_some(Solution {
+                    x: s.x,
+                    scale: None,
+                })
+            }
+            Objective::EfficientRisk { .. } => None,
+        }
     }
 
     /// The full efficient-return problem for `target`, and the row of `b` holding `−target`
@@ -600,6 +683,67 @@ fn interleave(n: usize, a: &[usize], b: &[usize]) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::portfolio::Covariance;
+
+    /// `n` assets with a factored covariance `diag(d) + FᵀF` (`m` rows) and seeded returns.
+    fn factored(n: usize, m: usize, seed: u64) -> Optimizer {
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let f: Vec<f64> = (0..m * n).map(|_| (rng.f64() - 0.5) * 0.08).collect();
+        let d: Vec<f64> = (0..n).map(|_| 0.002 + rng.f64() * 0.01).collect();
+        let mut matrix = vec![0.0; n * n];
+        for i in 0..n {
+            for j in 0..n {
+                let low: f64 = (0..m).map(|r| f[r * n + i] * f[r * n + j]).sum();
+                matrix[i * n + j] = low + if i == j { d[i] } else { 0.0 };
+            }
+        }
+        let cov = Covariance::with_factor(n, matrix, d, f, None).expect("covariance");
+        let mu = (0..n).map(|_| rng.f64() * 0.3 - 0.05).collect();
+        Optimizer::new(mu, cov).expect("optimizer")
+    }
+
+    #[test]
+    fn the_active_set_settles_and_is_never_worse_than_clarabel() {
+        for (seed, n, m) in [(1, 90, 40), (2, 150, 60), (3, 64, 63)] {
+            let opt = factored(n, m, seed);
+            let variance = |x: &[f64]| opt.covariance().variance(x);
+            let min_vol = opt
+                .exact(Objective::MinVolatility, None)
+                .expect("min volatility settles");
+            let full = opt.solve_full(Objective::MinVolatility).expect("full");
+            assert!(variance(&min_vol.x) <= variance(&full.x) * (1.0 + 1e-9));
+            let sharpe = |s: &Solution| {
+                let w: Vec<f64> = s.x.iter().map(|v| v / s.scale.expect("scale")).collect();
+                opt.portfolio(w).sharpe(0.01)
+            };
+            let obj = Objective::MaxSharpe { risk_free: 0.01 };
+            let best = opt.exact(obj, None).expect("max Sharpe settles");
+            let full = opt.solve_full(obj).expect("full");
+            assert!(sharpe(&best) >= sharpe(&full) * (1.0 - 1e-9));
+            let lo = opt.portfolio(min_vol.x.clone()).expected_return;
+            let hi = opt.max_return().expect("max return");
+            for f in [-0.5, 0.2, 0.7] {
+                let target = lo + f * (hi - lo);
+                let obj = Objective::EfficientReturn { target };
+                let x = opt.exact(obj, None).expect("efficient return settles").x;
+                let full = opt.solve_full(obj).expect("full").x;
+                assert!(opt.portfolio(x.clone()).expected_return >= target - 1e-12);
+                assert!(
+                    variance(&x) <= variance(&full) * (1.0 + 1e-9),
+                    "target {target}"
+                );
+            }
+            // Bounds away from 0 and a cap.
+            let capped = opt.clone().with_bounds(0.001, 0.04).expect("bounds");
+            let x = capped
+                .exact(Objective::MinVolatility, None)
+                .expect("capped settles")
+                .x;
+            assert!(x.iter().all(|w| (0.001..=0.04).contains(w)));
+            let full = capped.solve_full(Objective::MinVolatility).expect("full").x;
+            assert!(variance(&x) <= variance(&full) * (1.0 + 1e-9));
+        }
+    }
 
     #[test]
     fn dense_only_while_it_factors_cheaper() {
