@@ -250,7 +250,7 @@ pub fn atr(high: &[f64], low: &[f64], close: &[f64], period: usize) -> Result<Ve
     Ok(out)
 }
 
-/// [`atr_into`] compiled with FMA, so that each `mul_add` is one instruction.
+/// [`atr_into`] compiled with FMA (each `mul_add` one instruction) and AVX2.
 #[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2,fma"))]
 fn atr_fma(high: &[f64], low: &[f64], close: &[f64], period: usize, out: &mut [f64]) {
     atr_into(high, low, close, period, out);
@@ -259,8 +259,14 @@ fn atr_fma(high: &[f64], low: &[f64], close: &[f64], period: usize, out: &mut [f
 /// The ATR of `n > period` bars into `out` (its first `period` values already NaN): a slice
 /// loop doing `Atr::update`'s floating-point operations in the same order (the two agree bit
 /// for bit, tested).
+///
+/// It runs in blocks: the block's true ranges into a buffer on the stack (a loop that
+/// vectorises), then the chain over them two bars at a time. Blocks are of even length, so
+/// the pairs line up with the streaming form's (the first pair starts at bar `period + 1`).
 #[inline(always)]
 fn atr_into(high: &[f64], low: &[f64], close: &[f64], period: usize, out: &mut [f64]) {
+    const BLOCK: usize = 512;
+    let n = out.len();
     let mut atr = 0.0;
     for ((&h, &l), &prev) in high[1..=period]
         .iter()
@@ -272,20 +278,32 @@ fn atr_into(high: &[f64], low: &[f64], close: &[f64], period: usize, out: &mut [
     atr /= period as f64;
     out[period] = atr;
     let (d, w, dd, dw) = wilder_weights(period);
-    let from = period + 1;
-    let mut ranges = high[from..]
-        .iter()
-        .zip(&low[from..])
-        .zip(&close[from - 1..])
-        .map(|((&h, &l), &prev)| true_range(h, l, prev));
-    let mut outs = out[from..].iter_mut();
-    while let (Some(o), Some(first)) = (outs.next(), ranges.next()) {
-        *o = atr.mul_add(d, w * first);
-        let (Some(o), Some(second)) = (outs.next(), ranges.next()) else {
-            break;
-        };
-        atr = atr.mul_add(dd, dw.mul_add(first, w * second));
-        *o = atr;
+    let mut block = [0.0; BLOCK];
+    let mut start = period + 1;
+    while start < n {
+        let end = (start + BLOCK).min(n);
+        let ranges = &mut block[..end - start];
+        for (((r, &h), &l), &prev) in ranges
+            .iter_mut()
+            .zip(&high[start..end])
+            .zip(&low[start..end])
+            .zip(&close[start - 1..end - 1])
+        {
+            *r = true_range(h, l, prev);
+        }
+        let mut outs = out[start..end].chunks_exact_mut(2);
+        for (o, r) in (&mut outs).zip(ranges.chunks_exact(2)) {
+            o[0] = atr.mul_add(d, w * r[0]);
+            atr = atr.mul_add(dd, dw.mul_add(r[0], w * r[1]));
+            o[1] = atr;
+        }
+        if let (Some(o), Some(r)) = (
+            outs.into_remainder().first_mut(),
+            ranges.chunks_exact(2).remainder().first(),
+        ) {
+            *o = atr.mul_add(d, w * r);
+        }
+        start = end;
     }
 }
 
