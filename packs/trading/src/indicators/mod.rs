@@ -49,6 +49,15 @@ fn ta_is_zero(v: f64) -> bool {
 ///
 /// `vec![0.0; n]` asks the allocator for zeroed memory, which for large columns is fresh
 /// pages the kernel zeroes on first touch: the loop's write is the only pass over memory.
+/// Wilder's smoothing weights for `period`: `d = (period - 1) / period`, `w = 1 / period`,
+/// and for two steps at once `d²` and `d·w` (`a'' = fma(d², a, fma(d·w, x₁, w·x₂))`).
+#[inline(always)]
+fn wilder_weights(period: usize) -> (f64, f64, f64, f64) {
+    let p = period as f64;
+    let (d, w) = ((p - 1.0) / p, 1.0 / p);
+    (d, w, d * d, d * w)
+}
+
 fn output(n: usize, warmup: usize) -> Vec<f64> {
     let mut out = vec![0.0; n];
     out[..warmup.min(n)].fill(f64::NAN);

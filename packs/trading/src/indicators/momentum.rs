@@ -5,14 +5,17 @@ use std::collections::VecDeque;
 use cadre_core::Result;
 
 use super::moving::{Ema, Sma};
-use super::{check_lengths, check_period, output, ta_is_zero};
+use super::{check_lengths, check_period, output, ta_is_zero, wilder_weights};
 
 /// Relative strength index with Wilder's smoothing (TA-Lib `RSI`, classic compatibility).
 ///
 /// Lookback `period`: the first value, at index `period`, uses the plain means of the gains
-/// and losses of the first `period` changes; then `avg = avg * ((period - 1) / period) +
-/// change * (1 / period)` (TA-Lib's `(avg * (period - 1) + change) / period` rounded
-/// differently, within a few ulp: the division is off the dependency chain).
+/// and losses of the first `period` changes; then Wilder's step `avg' = d·avg + w·change`
+/// (`d = (period - 1) / period`, `w = 1 / period`; TA-Lib's `(avg * (period - 1) + change) /
+/// period` rounded differently, within a few ulp), taken two changes at a time from an anchor
+/// as the ATR's is ([`Atr`](super::Atr)): `fma(d, a, w·x₁)` for the first, `fma(d², a,
+/// fma(d·w, x₁, w·x₂))` for the second, the next anchor. The streaming and batch forms take
+/// the same steps and agree bit for bit.
 /// `RSI = 100 * gain / (gain + loss)`, and 0 when `gain + loss` is within
 /// 1e-8 of zero (TA-Lib's `TA_IS_ZERO`). `period >= 2`.
 #[derive(Debug, Clone)]
@@ -20,8 +23,11 @@ pub struct Rsi {
     period: usize,
     prev: Option<f64>,
     changes: usize,
+    /// The sums of the first gains and losses, then the anchors.
     gain: f64,
     loss: f64,
+    /// The gain and loss opening a pair in progress.
+    pending: Option<(f64, f64)>,
 }
 
 impl Rsi {
@@ -34,6 +40,7 @@ impl Rsi {
             changes: 0,
             gain: 0.0,
             loss: 0.0,
+            pending: None,
         })
     }
 
@@ -46,22 +53,30 @@ impl Rsi {
     pub fn update(&mut self, x: f64) -> Option<f64> {
         let prev = self.prev.replace(x)?;
         let (up, down) = split(x - prev);
-        let p = self.period as f64;
-        self.changes += 1;
-        if self.changes <= self.period {
+        if self.changes < self.period {
+            self.changes += 1;
             self.loss += down;
             self.gain += up;
             if self.changes < self.period {
                 return None;
             }
+            let p = self.period as f64;
             self.loss /= p;
             self.gain /= p;
-        } else {
-            let (decay, weight) = ((p - 1.0) / p, 1.0 / p);
-            self.loss = self.loss * decay + down * weight;
-            self.gain = self.gain * decay + up * weight;
+            return Some(rsi_value(self.gain, self.loss));
         }
-        Some(rsi_value(self.gain, self.loss))
+        let (d, w, dd, dw) = wilder_weights(self.period);
+        Some(match self.pending.take() {
+            None => {
+                self.pending = Some((up, down));
+                rsi_value(self.gain.mul_add(d, w * up), self.loss.mul_add(d, w * down))
+            }
+            Some((up1, down1)) => {
+                self.gain = self.gain.mul_add(dd, dw.mul_add(up1, w * up));
+                self.loss = self.loss.mul_add(dd, dw.mul_add(down1, w * down));
+                rsi_value(self.gain, self.loss)
+            }
+        })
     }
 }
 
@@ -76,6 +91,33 @@ pub fn rsi(values: &[f64], period: usize) -> Result<Vec<f64>> {
         return Ok(vec![f64::NAN; n]);
     }
     let mut out = output(n, period);
+    if crate::simd::avx2_fma() {
+        // SAFETY: `rsi_fma` only enables AVX2 and FMA, which the CPU has (checked above).
+        #[allow(unsafe_code)]
+        unsafe {
+            rsi_fma(values, period, &mut out);
+        }
+    } else {
+        rsi_into(values, period, &mut out);
+    }
+    Ok(out)
+}
+
+/// [`rsi_into`] compiled with FMA (each `mul_add` one instruction) and AVX2.
+#[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2,fma"))]
+fn rsi_fma(values: &[f64], period: usize, out: &mut [f64]) {
+    rsi_into(values, period, out);
+}
+
+/// The RSI of `n > period` values into `out` (its first `period` values already NaN), in
+/// blocks: the block's gains and losses into buffers on the stack (a loop that vectorises),
+/// the two chains over them two changes at a time, in place, then the block's values (a
+/// vectorised division). Blocks are of even length, so the pairs line up with the streaming
+/// form's.
+#[inline(always)]
+fn rsi_into(values: &[f64], period: usize, out: &mut [f64]) {
+    const BLOCK: usize = 512;
+    let n = values.len();
     let p = period as f64;
     let (mut gain, mut loss) = (0.0, 0.0);
     for (&x, &prev) in values[1..=period].iter().zip(values) {
@@ -86,21 +128,39 @@ pub fn rsi(values: &[f64], period: usize) -> Result<Vec<f64>> {
     loss /= p;
     gain /= p;
     out[period] = rsi_value(gain, loss);
-    let (decay, weight) = ((p - 1.0) / p, 1.0 / p);
-    // A plain loop writing through `iter_mut`: as `extend`'s out-of-line fold, the closure
-    // kept the two averages in memory, a store-to-load round trip on every step of their
-    // chains; `push` would add a capacity check per value.
-    for ((o, &x), &prev) in out[period + 1..]
-        .iter_mut()
-        .zip(&values[period + 1..])
-        .zip(&values[period..])
-    {
-        let (up, down) = split(x - prev);
-        loss = loss * decay + down * weight;
-        gain = gain * decay + up * weight;
-        *o = rsi_value(gain, loss);
+    let (d, w, dd, dw) = wilder_weights(period);
+    let (mut ups, mut downs) = ([0.0; BLOCK], [0.0; BLOCK]);
+    let mut start = period + 1;
+    while start < n {
+        let end = (start + BLOCK).min(n);
+        let (ups, downs) = (&mut ups[..end - start], &mut downs[..end - start]);
+        for (((u, dn), &x), &prev) in ups
+            .iter_mut()
+            .zip(downs.iter_mut())
+            .zip(&values[start..end])
+            .zip(&values[start - 1..end - 1])
+        {
+            (*u, *dn) = split(x - prev);
+        }
+        for (u, dn) in ups.chunks_exact_mut(2).zip(downs.chunks_exact_mut(2)) {
+            let (up1, down1) = (u[0], dn[0]);
+            u[0] = gain.mul_add(d, w * up1);
+            dn[0] = loss.mul_add(d, w * down1);
+            gain = gain.mul_add(dd, dw.mul_add(up1, w * u[1]));
+            loss = loss.mul_add(dd, dw.mul_add(down1, w * dn[1]));
+            u[1] = gain;
+            dn[1] = loss;
+        }
+        if (end - start) % 2 == 1 {
+            let last = end - start - 1;
+            ups[last] = gain.mul_add(d, w * ups[last]);
+            downs[last] = loss.mul_add(d, w * downs[last]);
+        }
+        for ((o, &g), &l) in out[start..end].iter_mut().zip(&*ups).zip(&*downs) {
+            *o = rsi_value(g, l);
+        }
+        start = end;
     }
-    Ok(out)
 }
 
 /// A change as (gain, loss), both `>= 0`, without a branch: the sign of a price change is a
@@ -551,6 +611,21 @@ fn extreme(values: &[f64], start: usize, end: usize, better: impl Fn(f64, f64) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The FMA clone (taken where the CPU has it) and the baseline, whose `mul_add` is a
+    /// software `fma`, give the same bits, for odd and even lengths after the warm-up.
+    #[test]
+    fn fma_and_baseline_rsi_agree_bit_for_bit() {
+        let mut rng = fastrand::Rng::with_seed(5);
+        for n in [15, 16, 17, 1_000, 1_001, 1_100] {
+            let values: Vec<f64> = (0..n).map(|_| 50.0 + rng.f64() * 10.0).collect();
+            let fast = rsi(&values, 14).unwrap();
+            let mut base = output(n, 14);
+            rsi_into(&values, 14, &mut base);
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&fast), bits(&base), "n = {n}");
+        }
+    }
 
     #[test]
     fn rsi_hand_computed() {

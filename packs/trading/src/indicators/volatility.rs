@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use cadre_core::{Error, Result};
 
 use super::moving::Sma;
-use super::{check_lengths, check_period, output};
+use super::{check_lengths, check_period, output, wilder_weights};
 
 /// One Bollinger Bands value.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -167,14 +167,6 @@ pub struct Atr {
     atr: f64,
     /// The first true range of a pair in progress.
     pending: Option<f64>,
-}
-
-/// Wilder's weights for `period`: `d`, `w`, `d²` and `d·w`.
-#[inline(always)]
-fn wilder_weights(period: usize) -> (f64, f64, f64, f64) {
-    let p = period as f64;
-    let (d, w) = ((p - 1.0) / p, 1.0 / p);
-    (d, w, d * d, d * w)
 }
 
 impl Atr {
