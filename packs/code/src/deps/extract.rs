@@ -108,13 +108,136 @@ pub struct Extracted {
     pub first_error_line: Option<u32>,
 }
 
+/// What the scan does with a node kind (bit flags, one table per grammar).
+const COMMENT: u8 = 1;
+const DECISION: u8 = 2;
+const BINARY: u8 = 4;
+const IMPORT: u8 = 8;
+const EXPORT: u8 = 16;
+const CALL: u8 = 32;
+const IF: u8 = 64;
+
+/// A parser with its grammar's node-kind flags and field ids, built once per thread so that
+/// the per-node work of a scan is integer comparisons (no kind names, no field-name lookups).
+struct Grammar {
+    parser: Parser,
+    /// Flags by node kind id (ids beyond the table, such as `ERROR`, have none).
+    flags: Vec<u8>,
+    fields: Fields,
+}
+
+/// Field ids of one grammar (0 when the grammar has no such field).
+#[derive(Clone, Copy)]
+struct Fields {
+    consequence: u16,
+    condition: u16,
+    attribute: u16,
+    operator: u16,
+    function: u16,
+    arguments: u16,
+    source: u16,
+}
+
+impl Grammar {
+    fn new(
+        lang: Language,
+        grammar: &tree_sitter::Language,
+        name: &str,
+    ) -> Result<Self, cadre_core::Error> {
+        let mut parser = Parser::new();
+        parser.set_language(grammar).map_err(|e| {
+            cadre_core::Error::new(
+                cadre_core::ErrorCode::Internal,
+                format!("the {name} grammar does not load: {e}"),
+            )
+        })?;
+        let count = u16::try_from(grammar.node_kind_count()).unwrap_or(u16::MAX);
+        let flags = (0..count)
+            .map(|id| {
+                grammar
+                    .node_kind_for_id(id)
+                    .map_or(0, |kind| kind_flags(lang, kind))
+            })
+            .collect();
+        let field = |name: &str| grammar.field_id_for_name(name).map_or(0, |f| f.get());
+        Ok(Self {
+            parser,
+            flags,
+            fields: Fields {
+                consequence: field("consequence"),
+                condition: field("condition"),
+                attribute: field("attribute"),
+                operator: field("operator"),
+                function: field("function"),
+                arguments: field("arguments"),
+                source: field("source"),
+            },
+        })
+    }
+}
+
+/// The scan's flags for a node kind of `lang`.
+fn kind_flags(lang: Language, kind: &str) -> u8 {
+    let mut flags = 0;
+    if kind.contains("comment") {
+        flags |= COMMENT;
+    }
+    match lang {
+        Language::Python => {
+            if matches!(
+                kind,
+                "if_statement"
+                    | "elif_clause"
+                    | "for_statement"
+                    | "while_statement"
+                    | "except_clause"
+                    | "conditional_expression"
+                    | "boolean_operator"
+                    | "case_clause"
+                    | "for_in_clause"
+                    | "if_clause"
+            ) {
+                flags |= DECISION;
+            }
+            match kind {
+                "import_statement" | "import_from_statement" => flags |= IMPORT,
+                "if_statement" => flags |= IF,
+                _ => {}
+            }
+        }
+        Language::JavaScript | Language::TypeScript => {
+            if matches!(
+                kind,
+                "if_statement"
+                    | "for_statement"
+                    | "for_in_statement"
+                    | "while_statement"
+                    | "do_statement"
+                    | "switch_case"
+                    | "catch_clause"
+                    | "ternary_expression"
+            ) {
+                flags |= DECISION;
+            }
+            match kind {
+                "binary_expression" => flags |= BINARY,
+                "import_statement" => flags |= IMPORT,
+                "export_statement" => flags |= EXPORT,
+                "call_expression" => flags |= CALL,
+                _ => {}
+            }
+        }
+    }
+    flags
+}
+
 /// tree-sitter parsers for every language, one set per thread.
 #[allow(missing_debug_implementations)] // tree_sitter::Parser is not Debug
 pub struct Parsers {
-    python: Parser,
-    javascript: Parser,
-    typescript: Parser,
-    tsx: Parser,
+    python: Grammar,
+    javascript: Grammar,
+    typescript: Grammar,
+    tsx: Grammar,
 }
 
 impl Parsers {
@@ -123,40 +246,43 @@ impl Parsers {
     /// # Errors
     /// When a grammar is incompatible with the tree-sitter library (a build problem).
     pub fn new() -> Result<Self, cadre_core::Error> {
-        let make = |lang: tree_sitter::Language, name: &str| {
-            let mut parser = Parser::new();
-            parser.set_language(&lang).map_err(|e| {
-                cadre_core::Error::new(
-                    cadre_core::ErrorCode::Internal,
-                    format!("the {name} grammar does not load: {e}"),
-                )
-            })?;
-            Ok::<_, cadre_core::Error>(parser)
-        };
         Ok(Self {
-            python: make(tree_sitter_python::LANGUAGE.into(), "python")?,
-            javascript: make(tree_sitter_javascript::LANGUAGE.into(), "javascript")?,
-            typescript: make(
-                tree_sitter_typescript::LANGUAGE_TYPESCRIPT.into(),
+            python: Grammar::new(
+                Language::Python,
+                &tree_sitter_python::LANGUAGE.into(),
+                "python",
+            )?,
+            javascript: Grammar::new(
+                Language::JavaScript,
+                &tree_sitter_javascript::LANGUAGE.into(),
+                "javascript",
+            )?,
+            typescript: Grammar::new(
+                Language::TypeScript,
+                &tree_sitter_typescript::LANGUAGE_TYPESCRIPT.into(),
                 "typescript",
             )?,
-            tsx: make(tree_sitter_typescript::LANGUAGE_TSX.into(), "tsx")?,
+            tsx: Grammar::new(
+                Language::TypeScript,
+                &tree_sitter_typescript::LANGUAGE_TSX.into(),
+                "tsx",
+            )?,
         })
     }
 
     /// Parses `source` as the language of `path` (TSX for `.tsx`, the JSX-aware JavaScript
     /// grammar for every JavaScript file) and extracts its imports.
     pub fn extract(&mut self, path: &str, lang: Language, source: &[u8]) -> Extracted {
-        let parser = match lang {
+        let grammar = match lang {
             Language::Python => &mut self.python,
             Language::JavaScript => &mut self.javascript,
             Language::TypeScript if path.ends_with(".tsx") => &mut self.tsx,
             Language::TypeScript => &mut self.typescript,
         };
         // Each call starts afresh (a parser left mid-parse by a previous input would resume it).
-        parser.reset();
-        match parser.parse(source, None) {
-            Some(tree) => scan(&tree, lang, source),
+        grammar.parser.reset();
+        match grammar.parser.parse(source, None) {
+            Some(tree) => scan(&tree, lang, &grammar.flags, grammar.fields, source),
             None => Extracted {
                 lines: count_nonblank(source),
                 complexity: 1,
@@ -200,7 +326,10 @@ fn text<'a>(node: Node<'_>, source: &'a [u8]) -> &'a str {
     node.utf8_text(source).unwrap_or("")
 }
 
-fn scan(tree: &Tree, lang: Language, source: &[u8]) -> Extracted {
+/// The one pass over a tree: every node is visited once by a tree cursor; leaves mark their
+/// rows as code unless they are comments, inner nodes add their decision points, and import
+/// statements (not descended into), re-exports and calls add imports.
+fn scan(tree: &Tree, lang: Language, flags: &[u8], fields: Fields, source: &[u8]) -> Extracted {
     let root = tree.root_node();
     let mut out = Extracted {
         complexity: 1,
@@ -211,49 +340,45 @@ fn scan(tree: &Tree, lang: Language, source: &[u8]) -> Extracted {
     let mut stack: Vec<Frame> = Vec::new();
     let mut cursor = root.walk();
     let mut depth = 0usize;
+    let python = lang == Language::Python;
     loop {
         let node = cursor.node();
         stack.truncate(depth);
         let parent = stack.last().copied().unwrap_or_default();
-        let field = cursor.field_name();
         let mut frame = Frame {
             type_only: parent.type_only
-                || (parent.type_checking_if && field == Some("consequence")),
+                || (parent.type_checking_if
+                    && cursor.field_id().map(std::num::NonZeroU16::get)
+                        == Some(fields.consequence)),
             type_checking_if: false,
         };
-        let kind = node.kind();
+        let f = flags.get(usize::from(node.kind_id())).copied().unwrap_or(0);
         let mut descend = true;
         if node.child_count() == 0 {
-            if !kind.contains("comment") {
-                let (a, b) = (node.start_position().row, node.end_position().row);
-                for row in code_rows.iter_mut().take(b + 1).skip(a) {
-                    *row = true;
-                }
+            if f & COMMENT == 0 {
+                mark_rows(node, &mut code_rows);
             }
-        } else {
-            out.complexity = out
-                .complexity
-                .saturating_add(u32::from(is_decision(node, kind, lang, source)));
-            match lang {
-                Language::Python => match kind {
-                    "import_statement" | "import_from_statement" => {
-                        python_import(node, source, frame.type_only, &mut out.imports);
-                        mark_rows(node, &mut code_rows);
-                        descend = false;
-                    }
-                    "if_statement" => frame.type_checking_if = is_type_checking_if(node, source),
-                    _ => {}
-                },
-                Language::JavaScript | Language::TypeScript => match kind {
-                    "import_statement" => {
-                        js_import(node, source, &mut out.imports);
-                        mark_rows(node, &mut code_rows);
-                        descend = false;
-                    }
-                    "export_statement" => js_reexport(node, source, &mut out.imports),
-                    "call_expression" => js_call(node, source, &mut out.imports),
-                    _ => {}
-                },
+        } else if f != 0 {
+            let decision = f & DECISION != 0
+                || (f & BINARY != 0
+                    && node
+                        .child_by_field_id(fields.operator)
+                        .is_some_and(|op| matches!(text(op, source), "&&" | "||" | "??")));
+            out.complexity = out.complexity.saturating_add(u32::from(decision));
+            if f & IMPORT != 0 {
+                if python {
+                    python_import(node, source, frame.type_only, &mut out.imports);
+                } else {
+                    js_import(node, source, fields, &mut out.imports);
+                }
+                mark_rows(node, &mut code_rows);
+                descend = false;
+            } else if f & IF != 0 {
+                frame.type_checking_if = is_type_checking_if(node, fields, source);
+            } else if f & EXPORT != 0 {
+                js_reexport(node, source, fields, &mut out.imports);
+            } else if f & CALL != 0 {
+                js_call(node, source, fields, &mut out.imports);
             }
         }
         stack.push(frame);
@@ -313,41 +438,15 @@ fn count_code(code_rows: &[bool], source: &[u8]) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-fn is_decision(node: Node<'_>, kind: &str, lang: Language, source: &[u8]) -> bool {
-    match lang {
-        Language::Python => matches!(
-            kind,
-            "if_statement"
-                | "elif_clause"
-                | "for_statement"
-                | "while_statement"
-                | "except_clause"
-                | "conditional_expression"
-                | "boolean_operator"
-                | "case_clause"
-                | "for_in_clause"
-                | "if_clause"
-        ),
-        Language::JavaScript | Language::TypeScript => match kind {
-            "if_statement" | "for_statement" | "for_in_statement" | "while_statement"
-            | "do_statement" | "switch_case" | "catch_clause" | "ternary_expression" => true,
-            "binary_expression" => node
-                .child_by_field_name("operator")
-                .is_some_and(|op| matches!(text(op, source), "&&" | "||" | "??")),
-            _ => false,
-        },
-    }
-}
-
 /// `if TYPE_CHECKING:` or `if typing.TYPE_CHECKING:` (any `x.TYPE_CHECKING`).
-fn is_type_checking_if(node: Node<'_>, source: &[u8]) -> bool {
-    let Some(cond) = node.child_by_field_name("condition") else {
+fn is_type_checking_if(node: Node<'_>, fields: Fields, source: &[u8]) -> bool {
+    let Some(cond) = node.child_by_field_id(fields.condition) else {
         return false;
     };
     match cond.kind() {
         "identifier" => text(cond, source) == "TYPE_CHECKING",
         "attribute" => cond
-            .child_by_field_name("attribute")
+            .child_by_field_id(fields.attribute)
             .is_some_and(|a| text(a, source) == "TYPE_CHECKING"),
         _ => false,
     }
@@ -484,15 +583,15 @@ fn all_specifiers_type_only(clause: Node<'_>, specifier: &str) -> bool {
     !specs.is_empty() && specs.iter().all(|s| has_type_keyword(*s))
 }
 
-fn js_import(node: Node<'_>, source: &[u8], out: &mut Vec<RawImport>) {
+fn js_import(node: Node<'_>, source: &[u8], fields: Fields, out: &mut Vec<RawImport>) {
     let line = line_of(node);
     let mut c = node.walk();
     let children: Vec<Node<'_>> = node.children(&mut c).collect();
-    let source_node = node.child_by_field_name("source").or_else(|| {
+    let source_node = node.child_by_field_id(fields.source).or_else(|| {
         children
             .iter()
             .find(|n| n.kind() == "import_require_clause")
-            .and_then(|r| r.child_by_field_name("source"))
+            .and_then(|r| r.child_by_field_id(fields.source))
     });
     let Some(spec) = source_node.and_then(|s| string_value(s, source)) else {
         return;
@@ -519,9 +618,9 @@ fn js_import(node: Node<'_>, source: &[u8], out: &mut Vec<RawImport>) {
     });
 }
 
-fn js_reexport(node: Node<'_>, source: &[u8], out: &mut Vec<RawImport>) {
+fn js_reexport(node: Node<'_>, source: &[u8], fields: Fields, out: &mut Vec<RawImport>) {
     let Some(spec) = node
-        .child_by_field_name("source")
+        .child_by_field_id(fields.source)
         .and_then(|s| string_value(s, source))
     else {
         return;
@@ -543,8 +642,8 @@ fn js_reexport(node: Node<'_>, source: &[u8], out: &mut Vec<RawImport>) {
     });
 }
 
-fn js_call(node: Node<'_>, source: &[u8], out: &mut Vec<RawImport>) {
-    let Some(function) = node.child_by_field_name("function") else {
+fn js_call(node: Node<'_>, source: &[u8], fields: Fields, out: &mut Vec<RawImport>) {
+    let Some(function) = node.child_by_field_id(fields.function) else {
         return;
     };
     let kind = match function.kind() {
@@ -552,7 +651,7 @@ fn js_call(node: Node<'_>, source: &[u8], out: &mut Vec<RawImport>) {
         "identifier" if text(function, source) == "require" => EdgeKind::Runtime,
         _ => return,
     };
-    let Some(args) = node.child_by_field_name("arguments") else {
+    let Some(args) = node.child_by_field_id(fields.arguments) else {
         return;
     };
     let mut c = args.walk();
