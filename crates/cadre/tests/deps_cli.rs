@@ -205,3 +205,167 @@ fn a_missing_path_is_a_clear_error() {
         text(&out.stderr)
     );
 }
+
+/// A small XML well-formedness check: balanced and properly nested tags, quoted attributes,
+/// no stray `<` or unescaped `&` in text or attribute values. Returns the start tags' names.
+fn well_formed(xml: &str) -> Result<Vec<String>, String> {
+    let entity_ok = |s: &str| {
+        s.match_indices('&').all(|(i, _)| {
+            ["&amp;", "&lt;", "&gt;", "&quot;", "&apos;"]
+                .iter()
+                .any(|e| s[i..].starts_with(e))
+        })
+    };
+    let mut open: Vec<String> = Vec::new();
+    let mut names = Vec::new();
+    let mut rest = xml;
+    let mut roots = 0;
+    while let Some(i) = rest.find('<') {
+        let text = &rest[..i];
+        if !entity_ok(text) || text.contains('>') {
+            return Err(format!("bad text {text:?}"));
+        }
+        rest = &rest[i..];
+        if let Some(body) = rest.strip_prefix("<!--") {
+            let end = body.find("-->").ok_or("unterminated comment")?;
+            if body[..end].contains("--") {
+                return Err("`--` inside a comment".into());
+            }
+            rest = &body[end + 3..];
+            continue;
+        }
+        if let Some(body) = rest.strip_prefix("<?") {
+            let end = body.find("?>").ok_or("unterminated declaration")?;
+            rest = &body[end + 2..];
+            continue;
+        }
+        // A tag: find its end outside quoted attribute values.
+        let mut quote = None;
+        let mut end = None;
+        for (k, c) in rest.char_indices().skip(1) {
+            match (quote, c) {
+                (None, '"' | '\'') => quote = Some(c),
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), '<') => return Err(format!("`<` in an attribute: {}", &rest[..k])),
+                (None, '<') => return Err(format!("`<` inside a tag: {}", &rest[..k])),
+                (None, '>') => {
+                    end = Some(k);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let end = end.ok_or("unterminated tag")?;
+        let tag = &rest[1..end];
+        rest = &rest[end + 1..];
+        if !entity_ok(tag) {
+            return Err(format!("unescaped `&` in {tag:?}"));
+        }
+        if let Some(name) = tag.strip_prefix('/') {
+            let top = open.pop().ok_or(format!("</{name}> without a start tag"))?;
+            if top != name.trim() {
+                return Err(format!("</{name}> closes <{top}>"));
+            }
+            continue;
+        }
+        let name: String = tag
+            .chars()
+            .take_while(|c| !c.is_whitespace() && *c != '/')
+            .collect();
+        if name.is_empty() {
+            return Err(format!("a tag without a name: {tag:?}"));
+        }
+        // Attributes: name="value" pairs.
+        let attrs = tag[name.len()..].trim_end_matches('/').trim();
+        let mut a = attrs;
+        while !a.is_empty() {
+            let eq = a
+                .find('=')
+                .ok_or(format!("attribute without a value in {tag:?}"))?;
+            let q = a[eq + 1..]
+                .chars()
+                .next()
+                .ok_or("attribute without a value")?;
+            if q != '"' && q != '\'' {
+                return Err(format!("unquoted attribute in {tag:?}"));
+            }
+            let close = a[eq + 2..].find(q).ok_or("unterminated attribute")?;
+            a = a[eq + 2 + close + 1..].trim_start();
+        }
+        if open.is_empty() {
+            roots += 1;
+        }
+        names.push(name.clone());
+        if !tag.ends_with('/') {
+            open.push(name);
+        }
+    }
+    if !rest.trim().is_empty() {
+        return Err(format!("text after the root element: {rest:?}"));
+    }
+    if let Some(top) = open.pop() {
+        return Err(format!("<{top}> is never closed"));
+    }
+    if roots != 1 {
+        return Err(format!("{roots} root elements"));
+    }
+    Ok(names)
+}
+
+#[test]
+fn the_well_formedness_check_rejects_broken_xml() {
+    assert!(well_formed("<svg><g></g></svg>").is_ok());
+    assert!(well_formed("<svg><g></svg>").is_err());
+    assert!(well_formed("<svg><text>a & b</text></svg>").is_err());
+    assert!(well_formed("<svg><text>a < b</text></svg>").is_err());
+    assert!(well_formed("<svg a=b></svg>").is_err());
+    assert!(well_formed("<svg/><svg/>").is_err());
+}
+
+#[test]
+fn svg_format_is_well_formed_with_one_box_per_module_and_the_critical_path_named() {
+    let dir = tempfile::tempdir().unwrap();
+    cyclic_repo(dir.path());
+    // A module whose id needs escaping.
+    write(
+        dir.path(),
+        &[("web/we<ird>&'q\".ts", "export const w = 1;\n")],
+    );
+    let doc = json(&cadre(&["deps", ".", "--format", "json"], dir.path()));
+    let out = cadre(&["deps", ".", "--format", "svg"], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let svg = text(&out.stdout);
+    let names = well_formed(&svg).unwrap_or_else(|e| panic!("{e}\n{svg}"));
+    assert_eq!(names[0], "svg");
+    let modules = doc["modules"].as_array().unwrap();
+    assert_eq!(modules.len(), 7);
+    assert_eq!(svg.matches("<g class=\"module ").count(), modules.len());
+    assert_eq!(names.iter().filter(|n| *n == "rect").count(), modules.len());
+    assert!(
+        svg.contains("<title>web/we&lt;ird&gt;&amp;&apos;q&quot;.ts ("),
+        "{svg}"
+    );
+    let critical: Vec<&str> = doc["critical_path"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(critical, vec!["pkg.a", "pkg.b", "pkg.c"]);
+    for id in &critical {
+        assert!(
+            svg.contains(&format!("<title>{id} (CRITICAL,")),
+            "{id} not drawn as critical"
+        );
+        assert!(svg.contains(&format!(">{id}</text>")), "{id} not labelled");
+    }
+    // The cycle pkg.a <-> pkg.b: two red edges; pkg.c -> pkg.a is a critical-path edge.
+    let group = |class: &str| {
+        let start = svg.find(&format!("<g class=\"{class}\"")).unwrap();
+        let end = start + svg[start..].find("</g>").unwrap();
+        svg[start..end].matches("<path ").count()
+    };
+    assert_eq!(group("cycle-edges"), 2);
+    assert_eq!(group("critical-edges"), 1);
+    assert_eq!(group("edges"), doc["edges"].as_array().unwrap().len() - 3);
+}

@@ -15,6 +15,7 @@
 pub mod extract;
 pub mod graph;
 pub mod resolve;
+pub mod svg;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read as _;

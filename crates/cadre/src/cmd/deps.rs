@@ -22,6 +22,9 @@ pub(crate) enum DepsFormat {
     Dot,
     /// A Mermaid flowchart.
     Mermaid,
+    /// A self-contained SVG picture: layered by dependency depth, boxes coloured by priority,
+    /// cycle edges in red, the critical path highlighted.
+    Svg,
 }
 
 /// Languages `--lang` accepts.
@@ -133,6 +136,7 @@ pub(crate) fn run(args: DepsArgs) -> anyhow::Result<ExitCode> {
         DepsFormat::Table => table(&report),
         DepsFormat::Dot => output::data(dot(&report)),
         DepsFormat::Mermaid => output::data(mermaid(&report)),
+        DepsFormat::Svg => output::data(deps::svg::render(&report).trim_end()),
     }
     if args.check_cycles && !report.cycles.is_empty() {
         output::note(format!("{} import cycle(s):", report.cycles.len()));

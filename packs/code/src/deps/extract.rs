@@ -108,13 +108,136 @@ pub struct Extracted {
     pub first_error_line: Option<u32>,
 }
 
+/// What the scan does with a node kind (bit flags, one table per grammar).
+const COMMENT: u8 = 1;
+const DECISION: u8 = 2;
+const BINARY: u8 = 4;
+const IMPORT: u8 = 8;
+const EXPORT: u8 = 16;
+const CALL: u8 = 32;
+const IF: u8 = 64;
+
+/// A parser with its grammar's node-kind flags and field ids, built once per thread so that
+/// the per-node work of a scan is integer comparisons (no kind names, no field-name lookups).
+struct Grammar {
+    parser: Parser,
+    /// Flags by node kind id (ids beyond the table, such as `ERROR`, have none).
+    flags: Vec<u8>,
+    fields: Fields,
+}
+
+/// Field ids of one grammar (0 when the grammar has no such field).
+#[derive(Clone, Copy)]
+struct Fields {
+    consequence: u16,
+    condition: u16,
+    attribute: u16,
+    operator: u16,
+    function: u16,
+    arguments: u16,
+    source: u16,
+}
+
+impl Grammar {
+    fn new(
+        lang: Language,
+        grammar: &tree_sitter::Language,
+        name: &str,
+    ) -> Result<Self, cadre_core::Error> {
+        let mut parser = Parser::new();
+        parser.set_language(grammar).map_err(|e| {
+            cadre_core::Error::new(
+                cadre_core::ErrorCode::Internal,
+                format!("the {name} grammar does not load: {e}"),
+            )
+        })?;
+        let count = u16::try_from(grammar.node_kind_count()).unwrap_or(u16::MAX);
+        let flags = (0..count)
+            .map(|id| {
+                grammar
+                    .node_kind_for_id(id)
+                    .map_or(0, |kind| kind_flags(lang, kind))
+            })
+            .collect();
+        let field = |name: &str| grammar.field_id_for_name(name).map_or(0, |f| f.get());
+        Ok(Self {
+            parser,
+            flags,
+            fields: Fields {
+                consequence: field("consequence"),
+                condition: field("condition"),
+                attribute: field("attribute"),
+                operator: field("operator"),
+                function: field("function"),
+                arguments: field("arguments"),
+                source: field("source"),
+            },
+        })
+    }
+}
+
+/// The scan's flags for a node kind of `lang`.
+fn kind_flags(lang: Language, kind: &str) -> u8 {
+    let mut flags = 0;
+    if kind.contains("comment") {
+        flags |= COMMENT;
+    }
+    match lang {
+        Language::Python => {
+            if matches!(
+                kind,
+                "if_statement"
+                    | "elif_clause"
+                    | "for_statement"
+                    | "while_statement"
+                    | "except_clause"
+                    | "conditional_expression"
+                    | "boolean_operator"
+                    | "case_clause"
+                    | "for_in_clause"
+                    | "if_clause"
+            ) {
+                flags |= DECISION;
+            }
+            match kind {
+                "import_statement" | "import_from_statement" => flags |= IMPORT,
+                "if_statement" => flags |= IF,
+                _ => {}
+            }
+        }
+        Language::JavaScript | Language::TypeScript => {
+            if matches!(
+                kind,
+                "if_statement"
+                    | "for_statement"
+                    | "for_in_statement"
+                    | "while_statement"
+                    | "do_statement"
+                    | "switch_case"
+                    | "catch_clause"
+                    | "ternary_expression"
+            ) {
+                flags |= DECISION;
+            }
+            match kind {
+                "binary_expression" => flags |= BINARY,
+                "import_statement" => flags |= IMPORT,
+                "export_statement" => flags |= EXPORT,
+                "call_expression" => flags |= CALL,
+                _ => {}
+            }
+        }
+    }
+    flags
+}
+
 /// tree-sitter parsers for every language, one set per thread.
 #[allow(missing_debug_implementations)] // tree_sitter::Parser is not Debug
 pub struct Parsers {
-    python: Parser,
-    javascript: Parser,
-    typescript: Parser,
-    tsx: Parser,
+    python: Grammar,
+    javascript: Grammar,
+    typescript: Grammar,
+    tsx: Grammar,
 }
 
 impl Parsers {
@@ -123,40 +246,61 @@ impl Parsers {
     /// # Errors
     /// When a grammar is incompatible with the tree-sitter library (a build problem).
     pub fn new() -> Result<Self, cadre_core::Error> {
-        let make = |lang: tree_sitter::Language, name: &str| {
-            let mut parser = Parser::new();
-            parser.set_language(&lang).map_err(|e| {
-                cadre_core::Error::new(
-                    cadre_core::ErrorCode::Internal,
-                    format!("the {name} grammar does not load: {e}"),
-                )
-            })?;
-            Ok::<_, cadre_core::Error>(parser)
-        };
         Ok(Self {
-            python: make(tree_sitter_python::LANGUAGE.into(), "python")?,
-            javascript: make(tree_sitter_javascript::LANGUAGE.into(), "javascript")?,
-            typescript: make(
-                tree_sitter_typescript::LANGUAGE_TYPESCRIPT.into(),
+            python: Grammar::new(
+                Language::Python,
+                &tree_sitter_python::LANGUAGE.into(),
+                "python",
+            )?,
+            javascript: Grammar::new(
+                Language::JavaScript,
+                &tree_sitter_javascript::LANGUAGE.into(),
+                "javascript",
+            )?,
+            typescript: Grammar::new(
+                Language::TypeScript,
+                &tree_sitter_typescript::LANGUAGE_TYPESCRIPT.into(),
                 "typescript",
             )?,
-            tsx: make(tree_sitter_typescript::LANGUAGE_TSX.into(), "tsx")?,
+            tsx: Grammar::new(
+                Language::TypeScript,
+                &tree_sitter_typescript::LANGUAGE_TSX.into(),
+                "tsx",
+            )?,
         })
     }
 
     /// Parses `source` as the language of `path` (TSX for `.tsx`, the JSX-aware JavaScript
     /// grammar for every JavaScript file) and extracts its imports.
     pub fn extract(&mut self, path: &str, lang: Language, source: &[u8]) -> Extracted {
-        let parser = match lang {
+        self.extract_with(path, lang, source, true)
+    }
+
+    /// [`Parsers::extract`], with or without the inert-subtree shortcut of [`scan`].
+    fn extract_with(
+        &mut self,
+        path: &str,
+        lang: Language,
+        source: &[u8],
+        shortcut: bool,
+    ) -> Extracted {
+        let grammar = match lang {
             Language::Python => &mut self.python,
             Language::JavaScript => &mut self.javascript,
             Language::TypeScript if path.ends_with(".tsx") => &mut self.tsx,
             Language::TypeScript => &mut self.typescript,
         };
         // Each call starts afresh (a parser left mid-parse by a previous input would resume it).
-        parser.reset();
-        match parser.parse(source, None) {
-            Some(tree) => scan(&tree, lang, source),
+        grammar.parser.reset();
+        match grammar.parser.parse(source, None) {
+            Some(tree) => scan(
+                &tree,
+                lang,
+                &grammar.flags,
+                grammar.fields,
+                source,
+                shortcut,
+            ),
             None => Extracted {
                 lines: count_nonblank(source),
                 complexity: 1,
@@ -200,7 +344,92 @@ fn text<'a>(node: Node<'_>, source: &'a [u8]) -> &'a str {
     node.utf8_text(source).unwrap_or("")
 }
 
-fn scan(tree: &Tree, lang: Language, source: &[u8]) -> Extracted {
+/// Longest node text [`inert`] looks at (bounds the rescans of nested nodes).
+const INERT_MAX: usize = 256;
+
+/// Whether a node's text can hold nothing the scan reacts to: ASCII, at most [`INERT_MAX`]
+/// bytes, no comment (Python `#`; JavaScript `/`, `<!`, `-->`), no keyword of a decision point
+/// or an import (letter runs: `if`, `for`, `and`, `import`, `require`, ...) and, for
+/// JavaScript, none of `? & | \``. Every decision point and import of the scan has such a
+/// keyword or operator in its text, so a subtree whose text has none holds none (a superset
+/// test: `x_or` or `/` in a division only make the scan descend).
+fn inert(text: &[u8], python: bool) -> bool {
+    if text.len() > INERT_MAX || !text.is_ascii() {
+        return false;
+    }
+    let mut i = 0;
+    while i < text.len() {
+        let b = text[i];
+        if b.is_ascii_alphabetic() {
+            let start = i;
+            while i < text.len() && text[i].is_ascii_alphabetic() {
+                i += 1;
+            }
+            let word = &text[start..i];
+            let keyword = if python {
+                matches!(
+                    word,
+                    b"if"
+                        | b"elif"
+                        | b"for"
+                        | b"while"
+                        | b"except"
+                        | b"and"
+                        | b"or"
+                        | b"case"
+                        | b"import"
+                )
+            } else {
+                matches!(
+                    word,
+                    b"if"
+                        | b"for"
+                        | b"while"
+                        | b"do"
+                        | b"case"
+                        | b"catch"
+                        | b"import"
+                        | b"require"
+                        | b"export"
+                )
+            };
+            if keyword {
+                return false;
+            }
+            continue;
+        }
+        let special = if python {
+            b == b'#'
+        } else {
+            matches!(b, b'/' | b'?' | b'&' | b'|' | b'`')
+                || (b == b'<' && text.get(i + 1) == Some(&b'!'))
+                || (b == b'-' && text[i..].starts_with(b"-->"))
+        };
+        if special {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// The one pass over a tree: a tree cursor visits the nodes; leaves mark their rows as code
+/// unless they are comments, inner nodes add their decision points, and import statements
+/// (not descended into), re-exports and calls add imports.
+///
+/// With `shortcut`, the children of an error-free inner node on one row whose text is
+/// [`inert`] are not visited: the node (handled like any other) marks its row, which its
+/// leaves would have done (it has at least one leaf, none is a comment, none is a decision
+/// point or an import). The result is the same as the exhaustive visit (property tests check
+/// it), with about half the visits on typical code.
+fn scan(
+    tree: &Tree,
+    lang: Language,
+    flags: &[u8],
+    fields: Fields,
+    source: &[u8],
+    shortcut: bool,
+) -> Extracted {
     let root = tree.root_node();
     let mut out = Extracted {
         complexity: 1,
@@ -211,50 +440,61 @@ fn scan(tree: &Tree, lang: Language, source: &[u8]) -> Extracted {
     let mut stack: Vec<Frame> = Vec::new();
     let mut cursor = root.walk();
     let mut depth = 0usize;
+    let python = lang == Language::Python;
     loop {
         let node = cursor.node();
         stack.truncate(depth);
         let parent = stack.last().copied().unwrap_or_default();
-        let field = cursor.field_name();
         let mut frame = Frame {
             type_only: parent.type_only
-                || (parent.type_checking_if && field == Some("consequence")),
+                || (parent.type_checking_if
+                    && cursor.field_id().map(std::num::NonZeroU16::get)
+                        == Some(fields.consequence)),
             type_checking_if: false,
         };
-        let kind = node.kind();
+        let f = flags.get(usize::from(node.kind_id())).copied().unwrap_or(0);
         let mut descend = true;
-        if node.child_count() == 0 {
-            if !kind.contains("comment") {
-                let (a, b) = (node.start_position().row, node.end_position().row);
-                for row in code_rows.iter_mut().take(b + 1).skip(a) {
-                    *row = true;
+        let leaf = node.child_count() == 0;
+        if leaf {
+            if f & COMMENT == 0 {
+                mark_rows(node, &mut code_rows);
+            }
+        } else if f != 0 {
+            let decision = f & DECISION != 0
+                || (f & BINARY != 0
+                    && node
+                        .child_by_field_id(fields.operator)
+                        .is_some_and(|op| matches!(text(op, source), "&&" | "||" | "??")));
+            out.complexity = out.complexity.saturating_add(u32::from(decision));
+            if f & IMPORT != 0 {
+                if python {
+                    python_import(node, source, frame.type_only, &mut out.imports);
+                } else {
+                    js_import(node, source, fields, &mut out.imports);
                 }
+                mark_rows(node, &mut code_rows);
+                descend = false;
+            } else if f & IF != 0 {
+                frame.type_checking_if = is_type_checking_if(node, fields, source);
+            } else if f & EXPORT != 0 {
+                js_reexport(node, source, fields, &mut out.imports);
+            } else if f & CALL != 0 {
+                js_call(node, source, fields, &mut out.imports);
             }
-        } else {
-            out.complexity = out
-                .complexity
-                .saturating_add(u32::from(is_decision(node, kind, lang, source)));
-            match lang {
-                Language::Python => match kind {
-                    "import_statement" | "import_from_statement" => {
-                        python_import(node, source, frame.type_only, &mut out.imports);
-                        mark_rows(node, &mut code_rows);
-                        descend = false;
-                    }
-                    "if_statement" => frame.type_checking_if = is_type_checking_if(node, source),
-                    _ => {}
-                },
-                Language::JavaScript | Language::TypeScript => match kind {
-                    "import_statement" => {
-                        js_import(node, source, &mut out.imports);
-                        mark_rows(node, &mut code_rows);
-                        descend = false;
-                    }
-                    "export_statement" => js_reexport(node, source, &mut out.imports),
-                    "call_expression" => js_call(node, source, &mut out.imports),
-                    _ => {}
-                },
-            }
+        }
+        if descend
+            && shortcut
+            && !leaf
+            && node.start_position().row == node.end_position().row
+            && !node.has_error()
+            && source
+                .get(node.byte_range())
+                .is_some_and(|text| inert(text, python))
+        {
+            // The node itself is handled above (a `x > 0` binary expression, a `f(x)` call);
+            // its descendants hold nothing more.
+            mark_rows(node, &mut code_rows);
+            descend = false;
         }
         stack.push(frame);
         if descend && cursor.goto_first_child() {
@@ -313,41 +553,15 @@ fn count_code(code_rows: &[bool], source: &[u8]) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-fn is_decision(node: Node<'_>, kind: &str, lang: Language, source: &[u8]) -> bool {
-    match lang {
-        Language::Python => matches!(
-            kind,
-            "if_statement"
-                | "elif_clause"
-                | "for_statement"
-                | "while_statement"
-                | "except_clause"
-                | "conditional_expression"
-                | "boolean_operator"
-                | "case_clause"
-                | "for_in_clause"
-                | "if_clause"
-        ),
-        Language::JavaScript | Language::TypeScript => match kind {
-            "if_statement" | "for_statement" | "for_in_statement" | "while_statement"
-            | "do_statement" | "switch_case" | "catch_clause" | "ternary_expression" => true,
-            "binary_expression" => node
-                .child_by_field_name("operator")
-                .is_some_and(|op| matches!(text(op, source), "&&" | "||" | "??")),
-            _ => false,
-        },
-    }
-}
-
 /// `if TYPE_CHECKING:` or `if typing.TYPE_CHECKING:` (any `x.TYPE_CHECKING`).
-fn is_type_checking_if(node: Node<'_>, source: &[u8]) -> bool {
-    let Some(cond) = node.child_by_field_name("condition") else {
+fn is_type_checking_if(node: Node<'_>, fields: Fields, source: &[u8]) -> bool {
+    let Some(cond) = node.child_by_field_id(fields.condition) else {
         return false;
     };
     match cond.kind() {
         "identifier" => text(cond, source) == "TYPE_CHECKING",
         "attribute" => cond
-            .child_by_field_name("attribute")
+            .child_by_field_id(fields.attribute)
             .is_some_and(|a| text(a, source) == "TYPE_CHECKING"),
         _ => false,
     }
@@ -484,15 +698,15 @@ fn all_specifiers_type_only(clause: Node<'_>, specifier: &str) -> bool {
     !specs.is_empty() && specs.iter().all(|s| has_type_keyword(*s))
 }
 
-fn js_import(node: Node<'_>, source: &[u8], out: &mut Vec<RawImport>) {
+fn js_import(node: Node<'_>, source: &[u8], fields: Fields, out: &mut Vec<RawImport>) {
     let line = line_of(node);
     let mut c = node.walk();
     let children: Vec<Node<'_>> = node.children(&mut c).collect();
-    let source_node = node.child_by_field_name("source").or_else(|| {
+    let source_node = node.child_by_field_id(fields.source).or_else(|| {
         children
             .iter()
             .find(|n| n.kind() == "import_require_clause")
-            .and_then(|r| r.child_by_field_name("source"))
+            .and_then(|r| r.child_by_field_id(fields.source))
     });
     let Some(spec) = source_node.and_then(|s| string_value(s, source)) else {
         return;
@@ -519,9 +733,9 @@ fn js_import(node: Node<'_>, source: &[u8], out: &mut Vec<RawImport>) {
     });
 }
 
-fn js_reexport(node: Node<'_>, source: &[u8], out: &mut Vec<RawImport>) {
+fn js_reexport(node: Node<'_>, source: &[u8], fields: Fields, out: &mut Vec<RawImport>) {
     let Some(spec) = node
-        .child_by_field_name("source")
+        .child_by_field_id(fields.source)
         .and_then(|s| string_value(s, source))
     else {
         return;
@@ -543,8 +757,8 @@ fn js_reexport(node: Node<'_>, source: &[u8], out: &mut Vec<RawImport>) {
     });
 }
 
-fn js_call(node: Node<'_>, source: &[u8], out: &mut Vec<RawImport>) {
-    let Some(function) = node.child_by_field_name("function") else {
+fn js_call(node: Node<'_>, source: &[u8], fields: Fields, out: &mut Vec<RawImport>) {
+    let Some(function) = node.child_by_field_id(fields.function) else {
         return;
     };
     let kind = match function.kind() {
@@ -552,7 +766,7 @@ fn js_call(node: Node<'_>, source: &[u8], out: &mut Vec<RawImport>) {
         "identifier" if text(function, source) == "require" => EdgeKind::Runtime,
         _ => return,
     };
-    let Some(args) = node.child_by_field_name("arguments") else {
+    let Some(args) = node.child_by_field_id(fields.arguments) else {
         return;
     };
     let mut c = args.walk();
@@ -770,9 +984,178 @@ mod tests {
         assert!(out.imports.iter().any(|i| i.line == 2));
     }
 
+    #[test]
+    fn inert_rejects_keywords_comments_and_operators() {
+        assert!(inert(b"return x - 1", true));
+        assert!(inert(b"(x, y_1, 'abc')", true));
+        assert!(!inert(b"a if b else c", true));
+        assert!(!inert(b"x  # note", true));
+        assert!(!inert(b"1if x else 2", true));
+        assert!(!inert("f('\u{e9}')".as_bytes(), true));
+        assert!(inert(b"f(x, y)", false));
+        assert!(!inert(b"a && b", false));
+        assert!(!inert(b"a / b", false));
+        assert!(!inert(b"require('x')", false));
+        assert!(!inert(b"x ? y : z", false));
+        assert!(!inert(&[b'x'; INERT_MAX + 1], true));
+    }
+
+    /// Python and JavaScript lines to build test files from: every construct the scan reacts
+    /// to, next to inert ones, comments, strings and broken syntax.
+    const PY_LINES: &[&str] = &[
+        "import a.b",
+        "from . import x",
+        "from ..p import (y,\n    z)",
+        "if TYPE_CHECKING:",
+        "if x:",
+        "elif y:",
+        "else:",
+        "for i in y:",
+        "while x and y:",
+        "try:",
+        "except E:",
+        "def f(x):",
+        "class C(B):",
+        "    return x - 1",
+        "    pass",
+        "x = 1  # trailing",
+        "# only a comment",
+        "",
+        "y = a if b else c",
+        "z = [i for i in q if i]",
+        "s = \"\"\"doc\n# not a comment\n\"\"\"",
+        "t = f'{a if b else c}'",
+        "w = (p\n     or r)",
+        "v = g(x,\n      # inside\n      y)",
+        "match x:",
+        "    case 1:",
+        "u = 1 + \\\n    2",
+        "def (:",
+        "    import lazy",
+        "n = format(x)",
+        "a = p and q",
+        "b = p or q",
+        "c = [x for x in y]",
+        "d = {k: v for k, v in z if k}",
+        "e = f(x if y else z)",
+        "with open(f) as g: import h",
+        "while x: pass",
+        "try: pass\nexcept E: pass",
+        "if x: from . import k",
+    ];
+    const JS_LINES: &[&str] = &[
+        "import a from './a';",
+        "import type { T } from './t';",
+        "export * from './f';",
+        "export { g } from './g';",
+        "export const h = 1;",
+        "const r = require('./r');",
+        "const l = () => import('./lazy');",
+        "if (x) {",
+        "} else {",
+        "}",
+        "for (const i of y) {",
+        "while (a && b) { f(); }",
+        "do { g(); } while (c || d);",
+        "switch (x) { case 1: break; default: }",
+        "try { h(); } catch (e) { k(); }",
+        "const t = a ? b : c;",
+        "const n = a ?? b;",
+        "const s = `tpl ${a ? 1 : 2}`;",
+        "const m = `multi\nline`;",
+        "// comment",
+        "/* block\n comment */",
+        "const d = x / y;",
+        "const o = { a: 1,\n  b: 2 };",
+        "function f(x) {",
+        "  return x - 1;",
+        "let v = f(x, (y));",
+        "const j = <div>{v}</div>;",
+        "<!-- html comment",
+        "const broken = (;",
+        "",
+        "const a = p && q;",
+        "const b = p || q;",
+        "const c = p ?? q;",
+        "f(require('./x'));",
+        "g(import('./y'));",
+        "for (;;) break;",
+        "if (a) b();",
+        "do x(); while (y);",
+        "try { f(); } catch { g(); }",
+        "const e = `${require('./z')}`;",
+        "k(x > 1, y - 2);",
+    ];
+
+    fn assemble(lines: &[&str], picks: &[(usize, bool)]) -> String {
+        picks
+            .iter()
+            .map(|&(i, indent)| {
+                let line = lines[i % lines.len()];
+                if indent {
+                    format!("    {line}")
+                } else {
+                    line.to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn the_shortcut_gives_the_exhaustive_result_on_every_sample_line() {
+        let mut parsers = Parsers::new().unwrap();
+        let py = assemble(
+            PY_LINES,
+            &(0..PY_LINES.len()).map(|i| (i, false)).collect::<Vec<_>>(),
+        );
+        let js = assemble(
+            JS_LINES,
+            &(0..JS_LINES.len()).map(|i| (i, false)).collect::<Vec<_>>(),
+        );
+        for (path, lang, src) in [
+            ("a.py", Language::Python, &py),
+            ("a.js", Language::JavaScript, &js),
+            ("a.ts", Language::TypeScript, &js),
+            ("a.tsx", Language::TypeScript, &js),
+        ] {
+            let fast = parsers.extract_with(path, lang, src.as_bytes(), true);
+            let full = parsers.extract_with(path, lang, src.as_bytes(), false);
+            assert_eq!(fast, full, "{path}");
+            assert!(
+                full.complexity > 5 && !full.imports.is_empty(),
+                "{path}: {full:?}"
+            );
+        }
+    }
+
     mod prop {
         use super::super::*;
+        use super::{JS_LINES, PY_LINES, assemble};
         use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+            #[test]
+            fn the_shortcut_gives_the_exhaustive_result(
+                picks in proptest::collection::vec((0usize..64, any::<bool>()), 0..40),
+            ) {
+                let mut parsers = Parsers::new().unwrap();
+                let py = assemble(PY_LINES, &picks);
+                let js = assemble(JS_LINES, &picks);
+                for (path, lang, src) in [
+                    ("a.py", Language::Python, &py),
+                    ("a.js", Language::JavaScript, &js),
+                    ("a.ts", Language::TypeScript, &js),
+                    ("a.tsx", Language::TypeScript, &js),
+                ] {
+                    let fast = parsers.extract_with(path, lang, src.as_bytes(), true);
+                    let full = parsers.extract_with(path, lang, src.as_bytes(), false);
+                    prop_assert_eq!(fast, full, "{}:\n{}", path, src);
+                }
+            }
+        }
 
         proptest! {
             #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
@@ -784,6 +1167,7 @@ mod tests {
                     let out = parsers.extract(path, lang, &bytes);
                     prop_assert!(out.complexity >= 1);
                     prop_assert!(out.lines as usize <= bytes.len() + 1);
+                    prop_assert_eq!(&out, &parsers.extract_with(path, lang, &bytes, false));
                 }
             }
 
@@ -795,6 +1179,7 @@ mod tests {
                     for import in &out.imports {
                         prop_assert!(import.line >= 1);
                     }
+                    prop_assert_eq!(&out, &parsers.extract_with(path, lang, src.as_bytes(), false));
                 }
             }
         }

@@ -70,30 +70,7 @@ pub fn analyze(n: usize, weights: &[u64], edges: &[(usize, usize)]) -> GraphRepo
         list.sort_unstable();
         list.dedup();
     }
-    let mut graph: DiGraph<(), ()> = DiGraph::with_capacity(n, edges.len());
-    for _ in 0..n {
-        graph.add_node(());
-    }
-    for (a, list) in adj.iter().enumerate() {
-        for &b in list {
-            graph.add_edge(NodeIndex::new(a), NodeIndex::new(b), ());
-        }
-    }
-    let mut components: Vec<Vec<usize>> = petgraph::algo::tarjan_scc(&graph)
-        .into_iter()
-        .map(|c| {
-            let mut m: Vec<usize> = c.into_iter().map(NodeIndex::index).collect();
-            m.sort_unstable();
-            m
-        })
-        .collect();
-    components.sort_by_key(|c| c[0]);
-    let mut comp_of = vec![0usize; n];
-    for (ci, members) in components.iter().enumerate() {
-        for &m in members {
-            comp_of[m] = ci;
-        }
-    }
+    let (components, comp_of) = components(&adj);
 
     let cycles: Vec<Vec<usize>> = components
         .iter()
@@ -218,6 +195,40 @@ pub fn analyze(n: usize, weights: &[u64], edges: &[(usize, usize)]) -> GraphRepo
         slack,
         priority,
     }
+}
+
+/// The strongly connected components of the graph with successor lists `adj` (members sorted,
+/// components ordered by their smallest member) and each node's component.
+pub fn components(adj: &[Vec<usize>]) -> (Vec<Vec<usize>>, Vec<usize>) {
+    let n = adj.len();
+    let mut graph: DiGraph<(), ()> =
+        DiGraph::with_capacity(n, adj.iter().map(Vec::len).sum::<usize>());
+    for _ in 0..n {
+        graph.add_node(());
+    }
+    for (a, list) in adj.iter().enumerate() {
+        for &b in list {
+            if b < n {
+                graph.add_edge(NodeIndex::new(a), NodeIndex::new(b), ());
+            }
+        }
+    }
+    let mut components: Vec<Vec<usize>> = petgraph::algo::tarjan_scc(&graph)
+        .into_iter()
+        .map(|c| {
+            let mut m: Vec<usize> = c.into_iter().map(NodeIndex::index).collect();
+            m.sort_unstable();
+            m
+        })
+        .collect();
+    components.sort_by_key(|c| c[0]);
+    let mut comp_of = vec![0usize; n];
+    for (ci, members) in components.iter().enumerate() {
+        for &m in members {
+            comp_of[m] = ci;
+        }
+    }
+    (components, comp_of)
 }
 
 /// The shortest cycle through `start` inside its component (breadth-first, successors in
