@@ -186,8 +186,9 @@ pub(crate) enum QuantCommand {
     },
     /// Mean-variance portfolio optimisation over a directory of OHLCV CSV files (one per
     /// symbol): min-vol, max-sharpe, target-return, target-risk or the efficient frontier,
-    /// as PyPortfolioOpt computes them (Clarabel solver). Prints the weights by symbol with
-    /// the expected return, volatility and Sharpe ratio (annual).
+    /// as PyPortfolioOpt computes them (an exact active-set solver or Clarabel, see
+    /// `--method`). Prints the weights by symbol with the expected return, volatility and
+    /// Sharpe ratio (annual).
     Optimize(crate::cmd::quant_optimize::OptimizeArgs),
     /// Sentiment of dated headlines (VADER, as Python's `vaderSentiment` scores them): one row
     /// per headline, or with `--by-day` one per symbol and day.

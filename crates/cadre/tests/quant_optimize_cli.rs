@@ -298,3 +298,67 @@ fn bad_input_is_reported() {
         "EEE.csv:3",
     );
 }
+
+#[test]
+fn every_method_gives_the_same_portfolio() {
+    // More symbols than returns: Ledoit-Wolf's factored form has a positive diagonal, so
+    // `active-set` takes the exact path; `full` and `working-set` take Clarabel's.
+    let dir = tempfile::tempdir().unwrap();
+    for s in 0..8u64 {
+        std::fs::write(dir.path().join(format!("S{s}.csv")), ohlcv(s + 1, 0, 7)).unwrap();
+    }
+    let solve = |method: &str, objective: &str| {
+        let doc = json(
+            &[
+                "quant",
+                "optimize",
+                ".",
+                "--objective",
+                objective,
+                "--method",
+                method,
+                "--format",
+                "json",
+            ],
+            dir.path(),
+        );
+        (weights(&doc), doc["volatility"].as_f64().unwrap())
+    };
+    for objective in ["min-vol", "max-sharpe"] {
+        let (exact, exact_vol) = solve("active-set", objective);
+        for method in ["auto", "working-set", "full"] {
+            let (w, vol) = solve(method, objective);
+            assert_eq!(w.len(), exact.len());
+            for ((name, a), (_, b)) in exact.iter().zip(&w) {
+                assert!(
+                    (a - b).abs() < 1e-4,
+                    "{objective}, {method}: {name} {b} against the active set's {a}"
+                );
+            }
+            if objective == "min-vol" {
+                assert!(
+                    exact_vol <= vol * (1.0 + 1e-9),
+                    "{method}: {vol} < {exact_vol}"
+                );
+            }
+        }
+    }
+    let out = cadre(
+        &[
+            "quant",
+            "optimize",
+            ".",
+            "--objective",
+            "min-vol",
+            "--method",
+            "fastest",
+        ],
+        dir.path(),
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("--method"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -72,6 +72,10 @@ pub(crate) struct OptimizeArgs {
     /// Points on the frontier.
     #[arg(long, default_value_t = 10)]
     pub(crate) points: usize,
+    /// How problems are solved: `auto` (the exact active set from 64 symbols, else Clarabel
+    /// over a working set), or one path forced (see docs/trading.md).
+    #[arg(long, value_enum, default_value_t)]
+    pub(crate) method: BenchMethod,
     /// Output format: a table, or CSV / JSON with the weights by symbol.
     #[arg(long, value_enum, default_value_t)]
     pub(crate) format: TableFormat,
@@ -115,7 +119,7 @@ pub(crate) struct BenchOptimizeArgs {
     pub(crate) format: Format,
 }
 
-/// `cadre bench optimize --method`.
+/// `--method` of `cadre quant optimize` and `cadre bench optimize`.
 #[derive(Debug, Clone, Copy, Default, ValueEnum)]
 pub(crate) enum BenchMethod {
     /// The active set from 64 assets, else the working set.
@@ -127,6 +131,17 @@ pub(crate) enum BenchMethod {
     WorkingSet,
     /// Clarabel over every asset in one solve.
     Full,
+}
+
+impl From<BenchMethod> for Method {
+    fn from(m: BenchMethod) -> Self {
+        match m {
+            BenchMethod::Auto => Method::Auto,
+            BenchMethod::ActiveSet => Method::ActiveSet,
+            BenchMethod::WorkingSet => Method::WorkingSet,
+            BenchMethod::Full => Method::Full,
+        }
+    }
 }
 
 /// The panel: symbols and, per symbol, its daily returns on the common dates.
@@ -234,7 +249,7 @@ pub(crate) fn run(args: OptimizeArgs) -> anyhow::Result<ExitCode> {
     };
     let mu = expected_returns(&panel.returns, method, 252.0)?;
     let cov = covariance(args.cov, &panel.returns)?;
-    let mut opt = Optimizer::new(mu, cov)?;
+    let mut opt = Optimizer::new(mu, cov)?.with_method(args.method.into())?;
     if let Some(b) = &args.bounds {
         let (lo, hi) = parse_bounds(b)?;
         opt = opt.with_bounds(lo, hi).context("--bounds")?;
@@ -439,12 +454,7 @@ pub(crate) fn bench(args: BenchOptimizeArgs) -> anyhow::Result<ExitCode> {
     let mu = expected_returns(&returns, ReturnMethod::Compounded, 252.0)?;
     let cov = covariance(args.cov, &returns)?;
     let estimate = t.elapsed().as_secs_f64();
-    let opt = Optimizer::new(mu, cov)?.with_method(match args.method {
-        BenchMethod::Auto => Method::Auto,
-        BenchMethod::ActiveSet => Method::ActiveSet,
-        BenchMethod::WorkingSet => Method::WorkingSet,
-        BenchMethod::Full => Method::Full,
-    })?;
+    let opt = Optimizer::new(mu, cov)?.with_method(args.method.into())?;
     let method_name = args
         .method
         .to_possible_value()
