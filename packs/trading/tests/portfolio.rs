@@ -289,12 +289,20 @@ fn working_set_equals_the_full_solve() {
 
 #[test]
 fn active_set_equals_the_full_solve() {
-    // Fewer periods than assets (the factored form with Ledoit-Wolf's positive diagonal, the
-    // active set's case); `Auto` takes it from 64 assets. The boxed panel's max Sharpe and
+    // Fewer periods than assets: the factored form with Ledoit-Wolf's positive diagonal (the
+    // Woodbury solve); `Auto` takes the active set from 64 assets. The boxed panel's max Sharpe and
     // the group panel (and efficient risk everywhere) fall back to the working set, which
     // must give the full solution as well.
-    for (seed, assets, prices) in [(31, 80, 60), (32, 120, 40), (33, 70, 69)] {
-        let opt = setup(seed, assets, prices, true);
+    // More periods than assets, or a sample covariance: the dense path (a Cholesky
+    // factorisation of the free block of Σ).
+    for (seed, assets, prices, shrink) in [
+        (31, 80, 60, true),
+        (32, 120, 40, true),
+        (33, 70, 69, true),
+        (35, 70, 200, true),
+        (36, 66, 150, false),
+    ] {
+        let opt = setup(seed, assets, prices, shrink);
         compare_with_full(
             &format!("active set, seed {seed}"),
             &opt.clone().with_method(Method::ActiveSet).expect("method"),

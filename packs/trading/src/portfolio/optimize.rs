@@ -53,8 +53,7 @@ pub enum Method {
     Auto,
     /// The exact active-set solver (block principal pivoting, see the module docs) for the
     /// problems it covers: minimum volatility, maximum Sharpe with bounds `[0, >= 1]` and
-    /// efficient return, without sector groups, with a covariance whose factored form has a
-    /// positive diagonal (Ledoit-Wolf's). Its answer satisfies the optimality conditions to
+    /// efficient return, without sector groups, with a positive definite covariance. Its answer satisfies the optimality conditions to
     /// about 1e-10, tighter than the interior-point solver's 1e-8, so on ill-conditioned
     /// problems the two can differ by more than their tolerances suggest (the exact one is the
     /// better by the objective). Anything else, or a problem it cannot settle, goes to

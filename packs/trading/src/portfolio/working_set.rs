@@ -327,9 +327,9 @@ impl Optimizer {
     }
 
     /// The problem solved exactly by [`active_set`](super::active_set) when it is one of its
-    /// kind (no groups, a positive diagonal in the covariance's factored form; for max Sharpe,
-    /// bounds `[0, >= 1]`, so that the scaled bounds are `v >= 0`), or `None` (also when the
-    /// pivoting does not settle), for the interior-point path.
+    /// kind (no groups; for max Sharpe, bounds `[0, >= 1]`, so that the scaled bounds are
+    /// `v >= 0`), or `None` (also when the pivoting does not settle, e.g. on a singular
+    /// covariance), for the interior-point path.
     fn exact(&self, obj: Objective, warm: Option<&[usize]>) -> Option<Solution> {
         if !self.groups().is_empty() {
             return None;
@@ -338,17 +338,23 @@ impl Optimizer {
         let (lower, upper) = self.bounds();
         let mu = self.expected_returns();
         let cov = self.covariance();
-        let f = cov.factor();
-        let mut ft = vec![0.0; n * m];
-        for (r, row) in f.chunks_exact(n).enumerate() {
-            for (i, &v) in row.iter().enumerate() {
-                ft[i * m + r] = v;
+        // The factored form when it has fewer rows than assets and a positive diagonal (the
+        // Woodbury solve), else the dense matrix.
+        let factored = m < n && cov.diag().iter().all(|&d| d > 0.0);
+        let mut ft = Vec::new();
+        if factored {
+            ft = vec![0.0; n * m];
+            for (r, row) in cov.factor().chunks_exact(n).enumerate() {
+                for (i, &v) in row.iter().enumerate() {
+                    ft[i * m + r] = v;
+                }
             }
         }
         let problem = |rows: Vec<Vec<f64>>, rhs: Vec<f64>, lower, upper| Problem {
             d: cov.diag(),
             ft: ft.clone(),
-            m,
+            m: if factored { m } else { 0 },
+            dense: (!factored).then(|| cov.matrix()),
             rows,
             rhs,
             lower,
@@ -704,7 +710,18 @@ mod tests {
 
     #[test]
     fn the_active_set_settles_and_is_never_worse_than_clarabel() {
-        for (seed, n, m) in [(1, 90, 40), (2, 150, 60), (3, 64, 63)] {
+        // The last two have more factor rows than assets: the dense path. A 4 % cap can leave
+        // the pivoting with every weight at a bound before it settles (it does on the dense
+        // two); it then hands the problem back to the working set, which the integration
+        // tests check. Most must settle.
+        let mut capped_settled = 0;
+        for (seed, n, m) in [
+            (1, 90, 40),
+            (2, 150, 60),
+            (3, 64, 63),
+            (4, 30, 80),
+            (5, 70, 70),
+        ] {
             let opt = factored(n, m, seed);
             let variance = |x: &[f64]| opt.covariance().variance(x);
             let min_vol = opt
@@ -735,14 +752,17 @@ mod tests {
             }
             // Bounds away from 0 and a cap.
             let capped = opt.clone().with_bounds(0.001, 0.04).expect("bounds");
-            let x = capped
-                .exact(Objective::MinVolatility, None)
-                .expect("capped settles")
-                .x;
-            assert!(x.iter().all(|w| (0.001..=0.04).contains(w)));
             let full = capped.solve_full(Objective::MinVolatility).expect("full").x;
-            assert!(variance(&x) <= variance(&full) * (1.0 + 1e-9));
+            if let Some(s) = capped.exact(Objective::MinVolatility, None) {
+                assert!(s.x.iter().all(|w| (0.001..=0.04).contains(w)));
+                assert!(variance(&s.x) <= variance(&full) * (1.0 + 1e-9));
+                capped_settled += 1;
+            }
         }
+        assert!(
+            capped_settled >= 3,
+            "{capped_settled} capped problems settled"
+        );
     }
 
     #[test]
