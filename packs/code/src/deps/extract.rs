@@ -1113,14 +1113,7 @@ mod tests {
             JS_LINES,
             &(0..JS_LINES.len()).map(|i| (i, false)).collect::<Vec<_>>(),
         );
-        for (path, lang, src) in [
-            ("a.py", Language::Python, &py),
-            ("a.js", Language::JavaScript, &js),
-            ("a.ts", Language::TypeScript, &js),
-            ("a.tsx", Language::TypeScript, &js),
-        ] {
-            let fast = parsers.extract_with(path, lang, src.as_bytes(), true);
-            let full = parsers.extract_with(path, lang, src.as_bytes(), false);
+        for (path, fast, full) in shortcut_and_exhaustive(&mut parsers, &py, &js) {
             assert_eq!(fast, full, "{path}");
             assert!(
                 full.complexity > 5 && !full.imports.is_empty(),
@@ -1129,9 +1122,31 @@ mod tests {
         }
     }
 
+    /// The Python and JS sources scanned as each language, with the shortcut and without:
+    /// `(path, with, without)`.
+    fn shortcut_and_exhaustive(
+        parsers: &mut Parsers,
+        py: &str,
+        js: &str,
+    ) -> Vec<(&'static str, Extracted, Extracted)> {
+        [
+            ("a.py", Language::Python, py),
+            ("a.js", Language::JavaScript, js),
+            ("a.ts", Language::TypeScript, js),
+            ("a.tsx", Language::TypeScript, js),
+        ]
+        .into_iter()
+        .map(|(path, lang, src)| {
+            let fast = parsers.extract_with(path, lang, src.as_bytes(), true);
+            let full = parsers.extract_with(path, lang, src.as_bytes(), false);
+            (path, fast, full)
+        })
+        .collect()
+    }
+
     mod prop {
         use super::super::*;
-        use super::{JS_LINES, PY_LINES, assemble};
+        use super::{JS_LINES, PY_LINES, assemble, shortcut_and_exhaustive};
         use proptest::prelude::*;
 
         proptest! {
@@ -1148,14 +1163,8 @@ mod tests {
                 let mut parsers = Parsers::new().unwrap();
                 let py = assemble(PY_LINES, &picks);
                 let js = assemble(JS_LINES, &picks);
-                for (path, lang, src) in [
-                    ("a.py", Language::Python, &py),
-                    ("a.js", Language::JavaScript, &js),
-                    ("a.ts", Language::TypeScript, &js),
-                    ("a.tsx", Language::TypeScript, &js),
-                ] {
-                    let fast = parsers.extract_with(path, lang, src.as_bytes(), true);
-                    let full = parsers.extract_with(path, lang, src.as_bytes(), false);
+                for (path, fast, full) in shortcut_and_exhaustive(&mut parsers, &py, &js) {
+                    let src = if path == "a.py" { &py } else { &js };
                     prop_assert_eq!(fast, full, "{}:\n{}", path, src);
                 }
             }

@@ -38,7 +38,7 @@ const G_TOLERANCE: f64 = 1e-10;
 /// unused), `p <= 2` equality rows and the bounds (`lower` finite, `upper` may be `+inf`).
 pub(super) struct Problem<'a> {
     pub(super) d: &'a [f64],
-    pub(super) ft: Vec<f64>,
+    pub(super) ft: &'a [f64],
     pub(super) m: usize,
     pub(super) dense: Option<&'a [f64]>,
     pub(super) rows: Vec<Vec<f64>>,
@@ -202,21 +202,22 @@ impl Problem<'_> {
             }
         };
         self.apply_inverse(gram, &free, &mut z)?;
-        let mut y: Vec<Vec<f64>> = self
+        // The rows over the free weights, `E_F`, and `Y = Q_FF⁻¹·E_Fᵀ` from them.
+        let e: Vec<Vec<f64>> = self
             .rows
             .iter()
             .map(|row| free.iter().map(|&i| row[i]).collect())
             .collect();
+        let mut y = e.clone();
         for yr in &mut y {
             self.apply_inverse(gram, &free, yr)?;
         }
         let mut s = [[0.0; 2]; 2];
         let mut t = [0.0; 2];
-        for (r, row) in self.rows.iter().enumerate() {
-            let er: Vec<f64> = free.iter().map(|&i| row[i]).collect();
-            t[r] = dot(&er, &z) - rhs[r];
+        for (r, er) in e.iter().enumerate() {
+            t[r] = dot(er, &z) - rhs[r];
             for (c, yc) in y.iter().enumerate() {
-                s[r][c] = dot(&er, yc);
+                s[r][c] = dot(er, yc);
             }
         }
         let lambda = if p == 1 {

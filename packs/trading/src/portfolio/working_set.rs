@@ -352,7 +352,7 @@ impl Optimizer {
         }
         let problem = |rows: Vec<Vec<f64>>, rhs: Vec<f64>, lower, upper| Problem {
             d: cov.diag(),
-            ft: ft.clone(),
+            ft: &ft,
             m: if factored { m } else { 0 },
             dense: (!factored).then(|| cov.matrix()),
             rows,
