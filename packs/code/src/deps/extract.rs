@@ -276,6 +276,12 @@ impl Parsers {
         self.extract_with(path, lang, source, true)
     }
 
+    /// [`Parsers::extract`] with a full parse of the file: the syntax tree's lines of code
+    /// and complexity, and the line of the first syntax error of any kind.
+    pub fn extract_full(&mut self, path: &str, lang: Language, source: &[u8]) -> Extracted {
+        self.extract_with(path, lang, source, true)
+    }
+
     /// [`Parsers::extract`], with or without the inert-subtree shortcut of [`scan`].
     fn extract_with(
         &mut self,
@@ -318,6 +324,18 @@ impl Parsers {
 /// When a grammar does not load (a build problem).
 pub fn extract(path: &str, lang: Language, source: &[u8]) -> Result<Extracted, cadre_core::Error> {
     Ok(Parsers::new()?.extract(path, lang, source))
+}
+
+/// [`extract`] with a full parse (see [`Parsers::extract_full`]).
+///
+/// # Errors
+/// When a grammar does not load (a build problem).
+pub fn extract_full(
+    path: &str,
+    lang: Language,
+    source: &[u8],
+) -> Result<Extracted, cadre_core::Error> {
+    Ok(Parsers::new()?.extract_full(path, lang, source))
 }
 
 fn count_nonblank(source: &[u8]) -> u32 {
