@@ -116,6 +116,7 @@ const IMPORT: u8 = 8;
 const EXPORT: u8 = 16;
 const CALL: u8 = 32;
 const IF: u8 = 64;
+const STRING: u8 = 128;
 
 /// A parser with its grammar's node-kind flags and field ids, built once per thread so that
 /// the per-node work of a scan is integer comparisons (no kind names, no field-name lookups).
@@ -202,6 +203,10 @@ fn kind_flags(lang: Language, kind: &str) -> u8 {
             match kind {
                 "import_statement" | "import_from_statement" => flags |= IMPORT,
                 "if_statement" => flags |= IF,
+                // A string is one token: every non-blank row it spans is code, also where
+                // its content node is not a leaf (it has escape sequences or `{{` as
+                // children, which would leave the rows between them uncovered).
+                "string" => flags |= STRING,
                 _ => {}
             }
         }
@@ -432,8 +437,9 @@ fn inert(text: &[u8], python: bool) -> bool {
 }
 
 /// The one pass over a tree: a tree cursor visits the nodes; leaves mark their rows as code
-/// unless they are comments, inner nodes add their decision points, and import statements
-/// (not descended into), re-exports and calls add imports.
+/// unless they are comments (a string node marks every row it spans: it is one token),
+/// inner nodes add their decision points, and import statements, re-exports and calls add
+/// imports.
 ///
 /// With `shortcut`, the children of an error-free inner node on one row whose text is
 /// [`inert`] are not visited: the node (handled like any other) marks its row, which its
@@ -490,8 +496,9 @@ fn scan(
                 } else {
                     js_import(node, source, fields, &mut out.imports);
                 }
+                // Its leaves mark its rows (a comment line between its names is no code).
+            } else if f & STRING != 0 {
                 mark_rows(node, &mut code_rows);
-                descend = false;
             } else if f & IF != 0 {
                 frame.type_checking_if = is_type_checking_if(node, fields, source);
             } else if f & EXPORT != 0 {
