@@ -144,6 +144,40 @@ fn bad_file_is_reported_with_file_and_line_and_the_rest_analysed() {
 }
 
 #[test]
+fn full_parse_reports_syntax_errors_the_fast_path_does_not_stop_at() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        &[
+            ("good.py", "x = 1\n"),
+            // Well-formed tokens, a malformed statement: the scanner follows it.
+            ("odd.py", "import good\nx = 1 +\nfrom . import good as g\n"),
+            // An unmatched bracket stops the scanner: both paths report it.
+            ("bad.py", "import good\ny = (1,\n"),
+        ],
+    );
+    let fast = cadre(&["deps", ".", "--format", "json"], dir.path());
+    let full = cadre(
+        &["deps", ".", "--format", "json", "--full-parse"],
+        dir.path(),
+    );
+    let (fast_doc, full_doc) = (json(&fast), json(&full));
+    assert_eq!(fast_doc["edges"], full_doc["edges"]);
+    assert_eq!(fast_doc["edges"].as_array().unwrap().len(), 2);
+    let lines = |doc: &serde_json::Value| -> Vec<String> {
+        doc["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| format!("{}:{}", w["path"].as_str().unwrap(), w["line"]))
+            .collect()
+    };
+    assert_eq!(lines(&fast_doc), vec!["bad.py:2"]);
+    assert_eq!(lines(&full_doc), vec!["bad.py:2", "odd.py:3"]);
+    assert!(text(&full.stderr).contains("warning: odd.py:3: syntax error"));
+}
+
+#[test]
 fn minified_and_binary_files_are_skipped_without_stalling() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), &[("a.js", "require('./b');\n"), ("b.js", "")]);

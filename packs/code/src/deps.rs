@@ -1,6 +1,7 @@
 //! The dependency analyzer: walks a repository (honouring `.gitignore`), extracts the imports
-//! of its Python, JavaScript and TypeScript files in parallel with tree-sitter, resolves them
-//! to modules and analyses the module graph (cycles, order, critical path, priorities).
+//! of its Python, JavaScript and TypeScript files in parallel (a lexical scan finds the import
+//! statements, tree-sitter parses them), resolves them to modules and analyses the module
+//! graph (cycles, order, critical path, priorities).
 //!
 //! ```no_run
 //! use cadre_pack_code::deps::{Options, analyze};
@@ -14,7 +15,6 @@
 
 pub mod extract;
 pub mod graph;
-#[allow(dead_code)] // wired into extraction next
 mod lex;
 pub mod resolve;
 pub mod svg;
@@ -57,6 +57,10 @@ pub struct Options {
     pub max_file_size: u64,
     /// The critical path's weight.
     pub weight: Weight,
+    /// Parse every file in full with tree-sitter instead of the lexical fast path: slower,
+    /// but every syntax error is reported (the fast path reports those its scanner cannot
+    /// follow).
+    pub full_parse: bool,
 }
 
 impl Default for Options {
@@ -68,6 +72,7 @@ impl Default for Options {
             type_only: true,
             max_file_size: 2 * 1024 * 1024,
             weight: Weight::Lines,
+            full_parse: false,
         }
     }
 }
@@ -288,7 +293,11 @@ pub fn analyze(
                         Some(p) => FileOutcome::Scanned(Scanned {
                             rel: rel.clone(),
                             lang: *lang,
-                            extracted: p.extract(rel, *lang, &bytes),
+                            extracted: if opts.full_parse {
+                                p.extract_full(rel, *lang, &bytes)
+                            } else {
+                                p.extract(rel, *lang, &bytes)
+                            },
                         }),
                         None => FileOutcome::Skipped(Skipped {
                             path: rel.clone(),

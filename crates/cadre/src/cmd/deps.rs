@@ -79,6 +79,10 @@ pub(crate) struct DepsArgs {
     /// Skip files larger than this many bytes.
     #[arg(long, default_value_t = 2 * 1024 * 1024, value_name = "BYTES")]
     max_file_size: u64,
+    /// Parse every file in full with tree-sitter (slower): reports every syntax error, where
+    /// the default lexical fast path reports those that stop its scanner.
+    #[arg(long)]
+    full_parse: bool,
 }
 
 /// Files beyond which a progress bar is shown (on stderr, when it is a terminal).
@@ -103,6 +107,7 @@ pub(crate) fn run(args: DepsArgs) -> anyhow::Result<ExitCode> {
             WeightArg::Lines => Weight::Lines,
             WeightArg::Complexity => Weight::Complexity,
         },
+        full_parse: args.full_parse,
     };
     let bar = std::sync::OnceLock::<indicatif::ProgressBar>::new();
     let progress = |done: usize, total: usize| {

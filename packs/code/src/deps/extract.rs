@@ -275,10 +275,17 @@ impl Parsers {
         })
     }
 
-    /// Parses `source` as the language of `path` (TSX for `.tsx`, the JSX-aware JavaScript
-    /// grammar for every JavaScript file) and extracts its imports.
+    /// Extracts the imports, lines of code and complexity of `source`, read as the language of
+    /// `path` (TSX for `.tsx`, the JSX-aware JavaScript grammar for every JavaScript file).
+    ///
+    /// The fast path: a lexical scan ([`super::lex`]) counts lines and decision points and
+    /// finds the import statements and calls, and tree-sitter parses only those. A file the
+    /// scan cannot follow, or whose import statements do not parse, is parsed in full
+    /// ([`Parsers::extract_full`]), which names the line of its first syntax error; a syntax
+    /// error the scan does not notice (`def f(:`) is not reported on this path.
     pub fn extract(&mut self, path: &str, lang: Language, source: &[u8]) -> Extracted {
-        self.extract_with(path, lang, source, true)
+        self.extract_lexed(path, lang, source)
+            .unwrap_or_else(|| self.extract_with(path, lang, source, true))
     }
 
     /// [`Parsers::extract`] with a full parse of the file: the syntax tree's lines of code
@@ -287,7 +294,108 @@ impl Parsers {
         self.extract_with(path, lang, source, true)
     }
 
-    /// [`Parsers::extract`], with or without the inert-subtree shortcut of [`scan`].
+    /// The grammar a file is read with.
+    fn grammar(&mut self, path: &str, lang: Language) -> &mut Grammar {
+        match lang {
+            Language::Python => &mut self.python,
+            Language::JavaScript => &mut self.javascript,
+            Language::TypeScript if path.ends_with(".tsx") => &mut self.tsx,
+            Language::TypeScript => &mut self.typescript,
+        }
+    }
+
+    /// The fast path of [`Parsers::extract`]; `None` sends the file to the full parse.
+    fn extract_lexed(&mut self, path: &str, lang: Language, source: &[u8]) -> Option<Extracted> {
+        use super::lex::{self, js::Dialect};
+        let lexed = match lang {
+            Language::Python => lex::python::lex(source),
+            Language::JavaScript => lex::js::lex(source, Dialect::JavaScript),
+            Language::TypeScript if path.ends_with(".tsx") => lex::js::lex(source, Dialect::Tsx),
+            Language::TypeScript => lex::js::lex(source, Dialect::TypeScript),
+        }?;
+        let mut out = Extracted {
+            imports: Vec::new(),
+            lines: lexed.lines,
+            complexity: lexed.complexity,
+            first_error_line: None,
+        };
+        if lexed.regions.is_empty() {
+            return Some(out);
+        }
+        // The regions one after another, each from a row of its own (JavaScript statements
+        // closed by `;`), and the row each starts on.
+        let python = lang == Language::Python;
+        let len: usize = lexed.regions.iter().map(|r| r.end - r.start + 2).sum();
+        let mut text = Vec::with_capacity(len);
+        let mut starts: Vec<u32> = Vec::with_capacity(lexed.regions.len());
+        let mut row = 0u32;
+        for region in &lexed.regions {
+            let part = source.get(region.start..region.end)?;
+            starts.push(row);
+            text.extend_from_slice(part);
+            if !python {
+                text.push(b';');
+            }
+            text.push(b'\n');
+            let newlines = part.iter().filter(|&&b| b == b'\n').count();
+            row = row.checked_add(1 + u32::try_from(newlines).ok()?)?;
+        }
+        let grammar = self.grammar(path, lang);
+        grammar.parser.reset();
+        let tree = grammar.parser.parse(&text, None)?;
+        if tree.root_node().has_error() {
+            return None;
+        }
+        // The region of a row of `text`.
+        let region_of = |row: usize| {
+            let row = u32::try_from(row).unwrap_or(u32::MAX);
+            let k = starts.partition_point(|&s| s <= row).saturating_sub(1);
+            (k, row - starts[k])
+        };
+        let mut cursor = tree.walk();
+        loop {
+            let node = cursor.node();
+            let f = grammar
+                .flags
+                .get(usize::from(node.kind_id()))
+                .copied()
+                .unwrap_or(0);
+            let before = out.imports.len();
+            if f & IMPORT != 0 {
+                if python {
+                    let (k, _) = region_of(node.start_position().row);
+                    let type_only = lexed.regions[k].type_only;
+                    python_import(node, &text, type_only, &mut out.imports);
+                } else {
+                    js_import(node, &text, grammar.fields, &mut out.imports);
+                }
+            } else if f & EXPORT != 0 {
+                js_reexport(node, &text, grammar.fields, &mut out.imports);
+            } else if f & CALL != 0 {
+                js_call(node, &text, grammar.fields, &mut out.imports);
+            }
+            for import in &mut out.imports[before..] {
+                let (k, offset) = region_of(import.line.saturating_sub(1) as usize);
+                import.line = lexed.regions[k]
+                    .row
+                    .saturating_add(offset)
+                    .saturating_add(1);
+            }
+            if cursor.goto_first_child() {
+                continue;
+            }
+            loop {
+                if cursor.goto_next_sibling() {
+                    break;
+                }
+                if !cursor.goto_parent() {
+                    return Some(out);
+                }
+            }
+        }
+    }
+
+    /// A full parse and scan, with or without the inert-subtree shortcut of [`scan`].
     fn extract_with(
         &mut self,
         path: &str,
@@ -295,12 +403,7 @@ impl Parsers {
         source: &[u8],
         shortcut: bool,
     ) -> Extracted {
-        let grammar = match lang {
-            Language::Python => &mut self.python,
-            Language::JavaScript => &mut self.javascript,
-            Language::TypeScript if path.ends_with(".tsx") => &mut self.tsx,
-            Language::TypeScript => &mut self.typescript,
-        };
+        let grammar = self.grammar(path, lang);
         // Each call starts afresh (a parser left mid-parse by a previous input would resume it).
         grammar.parser.reset();
         match grammar.parser.parse(source, None) {
@@ -1147,6 +1250,41 @@ mod tests {
         }
     }
 
+    /// The Python source as Python, the JS source as JavaScript, TypeScript and TSX.
+    fn samples<'a>(py: &'a str, js: &'a str) -> [(&'static str, Language, &'a str); 4] {
+        [
+            ("a.py", Language::Python, py),
+            ("a.js", Language::JavaScript, js),
+            ("a.ts", Language::TypeScript, js),
+            ("a.tsx", Language::TypeScript, js),
+        ]
+    }
+
+    #[test]
+    fn the_fast_path_is_taken_and_agrees_with_the_full_parse() {
+        let mut parsers = Parsers::new().unwrap();
+        let py = "from typing import TYPE_CHECKING\nimport a.b as c, d\nif TYPE_CHECKING:\n    from ..pkg import (y,\n        z)  # c\nelse:\n    import e\ndef f(x):\n    import lazy\n    return [i for i in x if i and lazy.ok(i)]\n";
+        let lexed = parsers
+            .extract_lexed("a.py", Language::Python, py.as_bytes())
+            .expect("the fast path");
+        let full = parsers.extract_full("a.py", Language::Python, py.as_bytes());
+        assert_eq!(lexed, full);
+        assert_eq!(full.imports.len(), 6);
+        assert!(
+            full.imports
+                .iter()
+                .any(|i| i.kind == TypeOnly && i.line == 4)
+        );
+        // A scan that gives up sends the file to the full parse, which names the error.
+        let broken = "import a\nx = (1,\nimport b\n";
+        assert_eq!(
+            parsers.extract_lexed("a.py", Language::Python, broken.as_bytes()),
+            None
+        );
+        let out = parsers.extract("a.py", Language::Python, broken.as_bytes());
+        assert!(out.first_error_line.is_some());
+    }
+
     /// The Python and JS sources scanned as each language, with the shortcut and without:
     /// `(path, with, without)`.
     fn shortcut_and_exhaustive(
@@ -1171,7 +1309,7 @@ mod tests {
 
     mod prop {
         use super::super::*;
-        use super::{JS_LINES, PY_LINES, assemble, shortcut_and_exhaustive};
+        use super::{JS_LINES, PY_LINES, assemble, samples, shortcut_and_exhaustive};
         use proptest::prelude::*;
 
         proptest! {
@@ -1193,6 +1331,22 @@ mod tests {
                     prop_assert_eq!(fast, full, "{}:\n{}", path, src);
                 }
             }
+
+            #[test]
+            fn the_fast_path_gives_the_full_parse_result_on_every_file_that_parses(
+                picks in proptest::collection::vec((0usize..64, any::<bool>()), 0..40),
+            ) {
+                let mut parsers = Parsers::new().unwrap();
+                let py = assemble(PY_LINES, &picks);
+                let js = assemble(JS_LINES, &picks);
+                for (path, lang, src) in samples(&py, &js) {
+                    let full = parsers.extract_full(path, lang, src.as_bytes());
+                    if full.first_error_line.is_none() {
+                        let fast = parsers.extract(path, lang, src.as_bytes());
+                        prop_assert_eq!(fast, full, "{}:\n{}", path, src);
+                    }
+                }
+            }
         }
 
         proptest! {
@@ -1209,7 +1363,11 @@ mod tests {
                     let out = parsers.extract(path, lang, &bytes);
                     prop_assert!(out.complexity >= 1);
                     prop_assert!(out.lines as usize <= bytes.len() + 1);
-                    prop_assert_eq!(&out, &parsers.extract_with(path, lang, &bytes, false));
+                    let full = parsers.extract_with(path, lang, &bytes, false);
+                    prop_assert_eq!(&full, &parsers.extract_full(path, lang, &bytes));
+                    if full.first_error_line.is_none() {
+                        prop_assert_eq!(&out, &full);
+                    }
                 }
             }
 
@@ -1221,7 +1379,10 @@ mod tests {
                     for import in &out.imports {
                         prop_assert!(import.line >= 1);
                     }
-                    prop_assert_eq!(&out, &parsers.extract_with(path, lang, src.as_bytes(), false));
+                    let full = parsers.extract_full(path, lang, src.as_bytes());
+                    if full.first_error_line.is_none() {
+                        prop_assert_eq!(&out, &full, "{}", src);
+                    }
                 }
             }
         }
