@@ -13,7 +13,7 @@
 //!
 //! It gives up (`None`) on an unterminated string, a bracket that does not match, an
 //! indentation that returns to no enclosing level or that is missing after a block header,
-//! tabs or form feeds in indentation, a stray backslash or carriage return, an `import` that
+//! a stray backslash or carriage return, an `import` that
 //! does not start its statement, and f-string fields it does not follow (a backslash, a
 //! comment or the enclosing quote inside the field).
 
@@ -278,12 +278,19 @@ impl Lexer<'_> {
     /// its indentation.
     fn token_start(&mut self, start: usize) -> Option<()> {
         if self.line.tokens == 0 && self.brackets.is_empty() {
-            let indentation = &self.src[self.row_start..start];
-            if indentation.iter().any(|&c| c != b' ') {
-                // Tabs, form feeds, or a first token after a continuation line.
-                return None;
+            // Measured as tree-sitter's scanner does: a tab is 8 columns, a form feed starts
+            // again from 0 (anything else before the first token, such as a continuation
+            // backslash, gives up).
+            let mut width = 0usize;
+            for &c in &self.src[self.row_start..start] {
+                match c {
+                    b' ' => width += 1,
+                    b'\t' => width += 8,
+                    b'\x0c' => width = 0,
+                    _ => return None,
+                }
             }
-            self.indent(indentation.len())?;
+            self.indent(width)?;
             self.line = Line {
                 statement_starts: true,
                 ..Line::default()
@@ -703,6 +710,21 @@ mod tests {
     }
 
     #[test]
+    fn tabs_in_indentation_count_as_tree_sitter_counts_them() {
+        agrees("if TYPE_CHECKING:\n\timport a\n\tif x:\n\t\timport b\nimport c\n");
+        agrees("class A:\n\tdef f(self):\n\t\tpass\n\x0c\ndef g():\n        return 1\n");
+        let lexed = lex(b"if TYPE_CHECKING:\n\timport a\nimport c\n").unwrap();
+        assert_eq!(
+            lexed
+                .regions
+                .iter()
+                .map(|r| r.type_only)
+                .collect::<Vec<_>>(),
+            vec![true, false]
+        );
+    }
+
+    #[test]
     fn gives_up_on_what_it_cannot_follow() {
         for src in [
             "s = 'open\n",
@@ -710,7 +732,6 @@ mod tests {
             "x = 1)\n",
             "if x:\npass\n",
             "if x:\n    a\n  b\n",
-            "if x:\n\tpass\n",
             "x = 1 \\ y\n",
             "x = import a\n",
             "s = \"\"\"never closed\n",
