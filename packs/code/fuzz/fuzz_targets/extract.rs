@@ -1,4 +1,6 @@
-//! Fuzzes the import extractor: any bytes through every grammar must return, never panic.
+//! Fuzzes the import extractor: any bytes through every grammar must return, never panic, and
+//! the lexical fast path must give the full parse's result on every input that parses cleanly
+//! (differential fuzzing of the scanners against tree-sitter).
 #![no_main]
 
 use std::cell::RefCell;
@@ -21,6 +23,10 @@ fuzz_target!(|data: &[u8]| {
             ] {
                 let out = parsers.extract(path, lang, data);
                 assert!(out.complexity >= 1);
+                let full = parsers.extract_full(path, lang, data);
+                if full.first_error_line.is_none() {
+                    assert_eq!(out, full, "{path}: {:?}", String::from_utf8_lossy(data));
+                }
             }
         }
     });

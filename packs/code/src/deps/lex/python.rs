@@ -15,7 +15,7 @@
 //! indentation that returns to no enclosing level or that is missing after a block header,
 //! a stray backslash or carriage return, an `import` that
 //! does not start its statement, and f-string fields it does not follow (a backslash, a
-//! comment or the enclosing quote inside the field).
+//! comment or the enclosing string's closing quote inside the field).
 
 use super::{Lexed, LineCounter, Region};
 
@@ -504,6 +504,12 @@ impl Lexer<'_> {
         Some(())
     }
 
+    /// Whether the string delimited by `quote` (`triple` or not) would close at `self.i`:
+    /// inside a triple-quoted string, a lone quote of the same kind is text.
+    fn closes(&self, quote: u8, triple: bool) -> bool {
+        self.peek(0) == quote && (!triple || (self.peek(1) == quote && self.peek(2) == quote))
+    }
+
     /// An f-string replacement field after its `{`, through its `}`: the expression (whose
     /// decision points count), a conversion, a format spec (with nested fields).
     fn field(&mut self, quote: u8, triple: bool, nesting: u32) -> Option<()> {
@@ -523,7 +529,7 @@ impl Lexer<'_> {
                 }
                 b'\\' | b'#' | b'\r' => return None,
                 b'\'' | b'"' => {
-                    if c == quote {
+                    if self.closes(quote, triple) {
                         // The enclosing quote inside a field: a nested string of Python
                         // 3.12, or the end of a malformed one.
                         return None;
@@ -558,7 +564,7 @@ impl Lexer<'_> {
                     if matches!(self.peek(0), b'\'' | b'"')
                         && let Some(fstring) = string_prefix(word)
                     {
-                        if self.peek(0) == quote {
+                        if self.closes(quote, triple) {
                             return None;
                         }
                         self.string(start, fstring, nesting + 1)?;
@@ -590,7 +596,7 @@ impl Lexer<'_> {
                     self.newline();
                 }
                 b'\n' | b'\r' | b'\\' => return None,
-                _ if c == quote => return None,
+                _ if self.closes(quote, triple) => return None,
                 _ => self.i += 1,
             }
         }
@@ -707,6 +713,15 @@ mod tests {
         // if and or for if elif if while except if (f-string) case case if(guard)
         assert_eq!(lexed.complexity, 1 + 13);
         agrees(src);
+    }
+
+    #[test]
+    fn triple_quoted_fstrings_hold_strings_of_their_quote_in_fields() {
+        let src = "s = f\"\"\"\n<a id=\"{tag(\"rect\", x=1 if y else 2)}\">\n{','.join(v):>{w}}\n\"\"\"\nimport a\n";
+        agrees(src);
+        let lexed = lex(src.as_bytes()).unwrap();
+        assert_eq!(lexed.complexity, 2);
+        assert_eq!(lexed.regions.len(), 1);
     }
 
     #[test]
