@@ -725,6 +725,15 @@ mod tests {
     }
 
     #[test]
+    fn a_string_is_one_token_and_comment_lines_in_imports_are_no_code() {
+        // Escape sequences and `{{` make tree-sitter split a string's content; every
+        // non-blank row of the string still counts, as the scanner counts it.
+        let src = "\"\"\"a\\n\n\nb {{x}}\n\"\"\"\nfrom x import (\n    a,\n    # c\n)\n";
+        assert_eq!(lex(src.as_bytes()).unwrap().lines, 6);
+        agrees(src);
+    }
+
+    #[test]
     fn tabs_in_indentation_count_as_tree_sitter_counts_them() {
         agrees("if TYPE_CHECKING:\n\timport a\n\tif x:\n\t\timport b\nimport c\n");
         agrees("class A:\n\tdef f(self):\n\t\tpass\n\x0c\ndef g():\n        return 1\n");
