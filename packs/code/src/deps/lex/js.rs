@@ -1,6 +1,6 @@
 //! The JavaScript and TypeScript scanner (see [`super`]).
 
-use super::Lexed;
+use super::{Lexed, LineCounter, Region};
 
 /// Which grammar a file is read with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,7 +14,1139 @@ pub(crate) enum Dialect {
 }
 
 /// Scans a JavaScript or TypeScript file; `None` when the file must be parsed in full.
+///
+/// One pass over the bytes with a stack of open brackets (`(`, `[`, `{` and the `${` of a
+/// template literal, so that substitutions nest to any depth). Tokens follow
+/// tree-sitter-javascript's lexical grammar: `//` and `/* */` comments (a line comment ends at
+/// `\r`, `\n`, U+2028 or U+2029), strings with escapes (a line continuation makes them span
+/// rows), template literals, regular expressions (told from a division by the previous
+/// token), numbers, identifiers, private names and the hashbang line (a leaf of the tree, so
+/// its row is code).
+///
+/// `None` (parse in full) for: an unterminated string, template, comment or regular
+/// expression, a bracket that does not match or is left open, a `\` escape or a non-ASCII
+/// character at code level that is neither a letter nor a space, the HTML-like comments
+/// `<!--` and `-->` (comments to tree-sitter only in some parser states), and, in
+/// JavaScript and TSX, a `<` where an expression may start (a JSX element, a fragment or a
+/// TSX generic arrow function).
+///
+/// Complexity: 1 + `if`, `for`, `while` (not the one closing a `do … while`), `do`, `case`,
+/// `catch`, `&&`, `||`, `??` and the `?` of a conditional expression. A keyword is a property
+/// name after `.` or `?.`, before `:`, `?`, `,`, `}` or a lone `=`, and anywhere directly in
+/// a class body, an interface body or a brace that opens where an expression is expected (an
+/// object literal or a type literal). In TypeScript a `?` is not a decision point before `:`,
+/// `,`, `)`, `]`, `;` or `=` (optional marks), right between a name and `(` or `<` with no space
+/// on either side (an optional method `m?()`), or after an `extends` at the same bracket level
+/// outside a class or interface heading and outside `<…>` generic parameters (a conditional
+/// type).
+///
+/// Known differences from the tree (none seen in formatted code):
+/// - TypeScript `a?(b):c` or `a?<b>c:d` written without spaces reads as an optional
+///   method, and a ternary at the same level after a conditional type's `extends` but before
+///   its `?` is taken for the conditional type's;
+/// - a keyword method name (`{ if() {} }`) in a type literal after `:` in a block
+///   (`let x: { catch(): void }`) counts as a keyword, since the brace is read as a block;
+/// - a `/` right after `)` of a call, `]` or an identifier is a division, after `}` a regular
+///   expression; a wrong guess usually ends in `None` (an unterminated regular expression);
+/// - a keyword used as a name elsewhere (`export { x as if }`) counts;
+/// - a syntax error the scanner does not notice is not reported, and the tree's error
+///   recovery may count differently.
 pub(crate) fn lex(source: &[u8], dialect: Dialect) -> Option<Lexed> {
-    let _ = (source, dialect);
-    None
+    let mut s = Scanner::new(source, dialect);
+    s.run()?;
+    Some(Lexed {
+        lines: s.lines.count(),
+        complexity: s.complexity,
+        regions: s.regions,
+    })
+}
+
+/// One open bracket (or the file itself, at the bottom of the stack).
+#[derive(Debug, Clone, Copy)]
+struct Frame {
+    /// `(`, `[`, `{`, `$` for a template substitution, 0 for the file.
+    open: u8,
+    /// A brace whose direct content is members: a class or interface body, an object or a
+    /// type literal (statement keywords there are names).
+    members: bool,
+    /// The parenthesis of an `if`/`for`/`while`/`with` condition: a regular expression may
+    /// follow its `)`.
+    cond: bool,
+    /// Closing this parenthesis ends the open region.
+    region: bool,
+    /// A `class`/`interface` keyword was met at this level and its body has not opened yet.
+    heading: bool,
+    /// TypeScript: -1, or the depth of `<` since an `extends` at this level (a `?` at depth
+    /// 0 is a conditional type's).
+    extends: i32,
+}
+
+impl Frame {
+    fn new(open: u8) -> Self {
+        Self {
+            open,
+            members: false,
+            cond: false,
+            region: false,
+            heading: false,
+            extends: -1,
+        }
+    }
+}
+
+/// Where an import or re-export declaration stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Decl {
+    None,
+    /// Right after `import`: `(` is a dynamic import, `.` is `import.meta`.
+    ImportStart,
+    /// In an import clause; `from` is whether the previous token was `from` (or `import`).
+    ImportClause {
+        from: bool,
+    },
+    /// `import x =`: `require` must follow.
+    ImportEq,
+    /// `import x = require`: `(` must follow.
+    ImportEqRequire,
+    /// Right after `export`.
+    Export,
+    /// `export type`.
+    ExportType,
+    /// `export *`.
+    ExportStar,
+    /// `export * as`.
+    ExportStarAs,
+    /// `export * as ns`.
+    ExportStarName,
+    /// `export {` … (until the brace closes).
+    ExportBraces,
+    /// `export { … }`: `from` must follow.
+    ExportAfterBraces,
+    /// `export … from`: the string must follow.
+    ExportFrom,
+}
+
+/// A token as the declaration state machine sees it.
+#[derive(Debug, Clone, Copy)]
+enum Tok<'a> {
+    Word(&'a [u8]),
+    /// A string literal ending at this byte.
+    Str(usize),
+    Open(u8),
+    Close,
+    Punct(u8),
+    /// Anything else (a number, a template, a regular expression, a private name).
+    Other,
+}
+
+struct Scanner<'a> {
+    src: &'a [u8],
+    ts: bool,
+    jsx: bool,
+    i: usize,
+    row: usize,
+    lines: LineCounter,
+    complexity: u32,
+    regions: Vec<Region>,
+    frames: Vec<Frame>,
+    /// The stack depths of the `do` statements whose `while` has not been met.
+    dos: Vec<usize>,
+    /// A regular expression (or, with JSX, an element) may start here.
+    re_ok: bool,
+    /// A `{` here opens an object or type literal (not a block).
+    obj: bool,
+    /// The previous token was `.` or `?.`: a word here is a property name.
+    dot: bool,
+    /// The previous token was a name, a string, a number or `]`, ending at `prev_end`.
+    name_like: bool,
+    prev_end: usize,
+    /// The next `(` is a statement's condition.
+    cond_next: bool,
+    /// The previous token was `require`: a `(` here opens a region.
+    call_next: bool,
+    decl: Decl,
+    /// The frame depth at the `import`/`export` keyword.
+    decl_depth: usize,
+    /// A region is open (a call whose `)` has not been met).
+    call_open: bool,
+    /// Start byte and row of the open region or declaration.
+    reg_start: usize,
+    reg_row: usize,
+}
+
+#[inline]
+fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'$'
+}
+
+/// The character at `i` (UTF-8) and its length.
+fn decode(src: &[u8], i: usize) -> Option<(char, usize)> {
+    let lead = *src.get(i)?;
+    let len = match lead {
+        0x00..=0x7f => 1,
+        0xc0..=0xdf => 2,
+        0xe0..=0xef => 3,
+        0xf0..=0xf7 => 4,
+        _ => return None,
+    };
+    let bytes = src.get(i..i + len)?;
+    let c = std::str::from_utf8(bytes).ok()?.chars().next()?;
+    Some((c, len))
+}
+
+/// Spaces tree-sitter skips besides ASCII ones (`\p{Zs}`, BOM, line and paragraph
+/// separators, word joiner, zero-width space).
+fn is_unicode_space(c: char) -> bool {
+    matches!(
+        c,
+        '\u{a0}' | '\u{1680}' | '\u{2000}'
+            ..='\u{200b}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{202f}'
+                | '\u{205f}'
+                | '\u{2060}'
+                | '\u{3000}'
+                | '\u{feff}'
+    )
+}
+
+/// A non-ASCII character that may be part of an identifier.
+fn is_unicode_word(c: char) -> bool {
+    c.is_alphanumeric() || c == '\u{200c}' || c == '\u{200d}'
+}
+
+impl<'a> Scanner<'a> {
+    fn new(src: &'a [u8], dialect: Dialect) -> Self {
+        let mut frames = Vec::with_capacity(32);
+        frames.push(Frame::new(0));
+        Self {
+            src,
+            ts: dialect != Dialect::JavaScript,
+            jsx: dialect != Dialect::TypeScript,
+            i: 0,
+            row: 0,
+            lines: LineCounter::default(),
+            complexity: 1,
+            regions: Vec::new(),
+            frames,
+            dos: Vec::new(),
+            re_ok: true,
+            obj: false,
+            dot: false,
+            name_like: false,
+            prev_end: 0,
+            cond_next: false,
+            call_next: false,
+            decl: Decl::None,
+            decl_depth: 0,
+            call_open: false,
+            reg_start: 0,
+            reg_row: 0,
+        }
+    }
+
+    #[inline]
+    fn at(&self, i: usize) -> u8 {
+        self.src.get(i).copied().unwrap_or(0)
+    }
+
+    #[inline]
+    fn frame(&mut self) -> &mut Frame {
+        // The file frame is never popped.
+        let last = self.frames.len() - 1;
+        &mut self.frames[last]
+    }
+
+    /// The start of the next token from `i` (ASCII spaces and comments skipped; the length
+    /// of the source at its end).
+    fn next_sig(&self, mut i: usize) -> usize {
+        loop {
+            match self.at(i) {
+                b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c => i += 1,
+                b'/' if self.at(i + 1) == b'/' => {
+                    while !matches!(self.at(i), b'\n' | 0) {
+                        i += 1;
+                    }
+                }
+                b'/' if self.at(i + 1) == b'*' => {
+                    i += 2;
+                    while i < self.src.len() && !(self.at(i) == b'*' && self.at(i + 1) == b'/') {
+                        i += 1;
+                    }
+                    i += 2;
+                }
+                _ => return i.min(self.src.len()),
+            }
+        }
+    }
+
+    /// A token starts on the current row: count the row, end a pending `require`.
+    #[inline]
+    fn begin(&mut self) -> bool {
+        self.lines.row(self.row);
+        std::mem::take(&mut self.call_next)
+    }
+
+    /// Sets what may follow the token just read, which ended at `self.i`.
+    #[inline]
+    fn after(&mut self, re_ok: bool, obj: bool, name_like: bool) {
+        self.re_ok = re_ok;
+        self.obj = obj;
+        self.name_like = name_like;
+        self.dot = false;
+        self.prev_end = self.i;
+    }
+
+    fn region_open(&self) -> bool {
+        self.call_open || self.decl != Decl::None
+    }
+
+    fn emit(&mut self, end: usize) {
+        self.regions.push(Region {
+            start: self.reg_start,
+            end,
+            row: u32::try_from(self.reg_row).unwrap_or(u32::MAX),
+            type_only: false,
+        });
+    }
+
+    /// Feeds one token to the declaration state machine.
+    fn decl_step(&mut self, tok: Tok<'_>) {
+        let inside = self.frames.len() > self.decl_depth;
+        self.decl = match (self.decl, tok) {
+            (Decl::None, _) => Decl::None,
+            (Decl::ImportStart, Tok::Open(b'(')) => {
+                self.call_next = true;
+                Decl::None
+            }
+            (Decl::ImportStart, Tok::Punct(b'.')) => Decl::None,
+            (Decl::ImportStart, _) => {
+                self.decl = Decl::ImportClause { from: true };
+                return self.decl_step(tok);
+            }
+            (Decl::ImportClause { .. }, _) if inside => Decl::ImportClause { from: false },
+            (Decl::ImportClause { from: true }, Tok::Str(end)) => {
+                self.emit(end);
+                Decl::None
+            }
+            (Decl::ImportClause { .. }, Tok::Close) => Decl::ImportClause { from: false },
+            (Decl::ImportClause { .. }, Tok::Word(w)) => Decl::ImportClause { from: w == b"from" },
+            (Decl::ImportClause { .. }, Tok::Punct(b'*' | b',') | Tok::Open(b'{')) => {
+                Decl::ImportClause { from: false }
+            }
+            (Decl::ImportClause { .. }, Tok::Punct(b'=')) => Decl::ImportEq,
+            (Decl::ImportEq, Tok::Word(b"require")) => Decl::ImportEqRequire,
+            (Decl::ImportEqRequire, Tok::Open(b'(')) => {
+                self.call_next = true;
+                Decl::None
+            }
+            (Decl::Export, Tok::Word(b"type")) => Decl::ExportType,
+            (Decl::Export | Decl::ExportType, Tok::Punct(b'*')) => Decl::ExportStar,
+            (Decl::Export | Decl::ExportType, Tok::Open(b'{')) => Decl::ExportBraces,
+            (Decl::ExportStar, Tok::Word(b"as")) => Decl::ExportStarAs,
+            (
+                Decl::ExportStar | Decl::ExportStarName | Decl::ExportAfterBraces,
+                Tok::Word(b"from"),
+            ) => Decl::ExportFrom,
+            (Decl::ExportStarAs, Tok::Word(_) | Tok::Str(_)) => Decl::ExportStarName,
+            (Decl::ExportBraces, Tok::Close) if !inside => Decl::ExportAfterBraces,
+            (Decl::ExportBraces, _) => Decl::ExportBraces,
+            (Decl::ExportFrom, Tok::Str(end)) => {
+                self.emit(end);
+                Decl::None
+            }
+            _ => Decl::None,
+        };
+    }
+
+    /// Starts a declaration at the keyword `start..self.i`.
+    fn start_decl(&mut self, decl: Decl, start: usize) {
+        self.decl = decl;
+        self.decl_depth = self.frames.len();
+        self.reg_start = start;
+        self.reg_row = self.row;
+    }
+
+    fn run(&mut self) -> Option<()> {
+        if self.src.starts_with(b"#!") {
+            // tree-sitter's `hash_bang_line` leaf: code, to the end of the row.
+            self.begin();
+            while !matches!(self.at(self.i), b'\n' | 0) {
+                self.i += 1;
+            }
+        }
+        while let Some(&b) = self.src.get(self.i) {
+            match b {
+                b'\n' => {
+                    self.row += 1;
+                    self.i += 1;
+                }
+                b' ' | b'\t' | b'\r' | 0x0b | 0x0c => self.i += 1,
+                b'/' => match self.at(self.i + 1) {
+                    b'/' => self.line_comment(),
+                    b'*' => self.block_comment()?,
+                    _ if self.re_ok => self.regex()?,
+                    _ => {
+                        let eq = self.at(self.i + 1) == b'=';
+                        self.op(1 + usize::from(eq), true, true);
+                    }
+                },
+                b'\'' | b'"' => self.string(b)?,
+                b'`' => {
+                    self.begin();
+                    self.decl_step(Tok::Other);
+                    let start = self.i;
+                    self.i += 1;
+                    self.template(start)?;
+                }
+                b'0'..=b'9' => self.number(),
+                b'.' => {
+                    if self.at(self.i + 1).is_ascii_digit() {
+                        self.number();
+                    } else if self.at(self.i + 1) == b'.' && self.at(self.i + 2) == b'.' {
+                        self.op(3, true, true);
+                    } else {
+                        self.begin();
+                        self.decl_step(Tok::Punct(b'.'));
+                        self.i += 1;
+                        self.after(false, false, false);
+                        self.dot = true;
+                    }
+                }
+                b'a'..=b'z' | b'A'..=b'Z' | b'_' | b'$' => self.word()?,
+                b'#' => {
+                    // A private name.
+                    self.begin();
+                    self.decl_step(Tok::Other);
+                    let start = self.i;
+                    self.i += 1;
+                    self.skip_word()?;
+                    if self.i == start + 1 {
+                        return None;
+                    }
+                    self.after(false, false, true);
+                }
+                b'(' | b'[' | b'{' => self.open(b),
+                b')' | b']' | b'}' => self.close(b)?,
+                b'?' => self.question(),
+                b'&' | b'|' => {
+                    if self.at(self.i + 1) == b {
+                        if self.at(self.i + 2) == b'=' {
+                            self.op(3, true, true);
+                        } else {
+                            self.complexity = self.complexity.saturating_add(1);
+                            self.op(2, true, true);
+                        }
+                    } else {
+                        let eq = self.at(self.i + 1) == b'=';
+                        self.op(1 + usize::from(eq), true, true);
+                    }
+                }
+                b'=' => match (self.at(self.i + 1), self.at(self.i + 2)) {
+                    (b'>', _) => self.op(2, true, false),
+                    (b'=', b'=') => self.op(3, true, true),
+                    (b'=', _) => self.op(2, true, true),
+                    _ => self.punct(b'=', true),
+                },
+                b'<' => {
+                    if self.jsx && self.re_ok {
+                        // A JSX element or fragment (or a TSX generic arrow function).
+                        return None;
+                    }
+                    if self.src[self.i..].starts_with(b"<!--") {
+                        return None;
+                    }
+                    let n = if self.at(self.i + 1) == b'<' { 2 } else { 1 };
+                    let eq = self.at(self.i + n) == b'=';
+                    if !eq && self.ts {
+                        let f = self.frame();
+                        if f.extends >= 0 {
+                            f.extends += n as i32;
+                        }
+                    }
+                    self.op(n + usize::from(eq), true, true);
+                }
+                b'>' => {
+                    let mut n = 1;
+                    while n < 3 && self.at(self.i + n) == b'>' {
+                        n += 1;
+                    }
+                    let eq = self.at(self.i + n) == b'=';
+                    if !eq && self.ts {
+                        let f = self.frame();
+                        for _ in 0..n {
+                            if f.extends > 0 {
+                                f.extends -= 1;
+                            } else {
+                                f.extends = -1;
+                            }
+                        }
+                    }
+                    self.op(n + usize::from(eq), true, false);
+                }
+                b'-' | b'+' => {
+                    let next = self.at(self.i + 1);
+                    if next == b {
+                        if b == b'-' && self.at(self.i + 2) == b'>' {
+                            // `-->`: an HTML-like comment in some parser states.
+                            return None;
+                        }
+                        // `++`/`--`: taken as postfix (a division may follow).
+                        self.op(2, false, false);
+                    } else {
+                        self.op(1 + usize::from(next == b'='), true, true);
+                    }
+                }
+                b'*' => {
+                    let n = if self.at(self.i + 1) == b'*' { 2 } else { 1 };
+                    let eq = self.at(self.i + n) == b'=';
+                    if n == 1 && !eq {
+                        self.punct(b'*', true);
+                    } else {
+                        self.op(n + usize::from(eq), true, true);
+                    }
+                }
+                b'!' => {
+                    let mut n = 1;
+                    while n < 3 && self.at(self.i + n) == b'=' {
+                        n += 1;
+                    }
+                    self.op(n, true, true);
+                }
+                b'%' | b'^' => {
+                    let eq = self.at(self.i + 1) == b'=';
+                    self.op(1 + usize::from(eq), true, true);
+                }
+                b'~' | b'@' => self.op(1, true, true),
+                b',' => self.punct(b',', true),
+                b';' => {
+                    if self.ts {
+                        self.frame().extends = -1;
+                    }
+                    self.punct(b';', false);
+                }
+                b':' => {
+                    let f = *self.frame();
+                    let obj = f.members || f.open == b'(' || f.open == b'[';
+                    self.punct(b':', obj);
+                }
+                0x80.. => {
+                    let (c, len) = decode(self.src, self.i)?;
+                    if is_unicode_space(c) {
+                        self.i += len;
+                    } else if is_unicode_word(c) {
+                        self.word()?;
+                    } else {
+                        return None;
+                    }
+                }
+                _ => return None,
+            }
+        }
+        if self.frames.len() == 1 {
+            Some(())
+        } else {
+            None
+        }
+    }
+
+    /// An operator of `n` bytes (none of them starts a declaration's part).
+    fn op(&mut self, n: usize, re_ok: bool, obj: bool) {
+        self.begin();
+        self.decl_step(Tok::Other);
+        self.i += n;
+        self.after(re_ok, obj, false);
+    }
+
+    /// A one-byte punctuator the declaration state machine reads (`= , ; : *`).
+    fn punct(&mut self, b: u8, obj: bool) {
+        self.begin();
+        self.decl_step(Tok::Punct(b));
+        if b == b',' || b == b'=' {
+            let f = self.frame();
+            if f.extends == 0 {
+                // `<T extends U, V>`, `<T extends U = V>`.
+                f.extends = -1;
+            }
+        }
+        self.i += 1;
+        self.after(true, obj, false);
+    }
+
+    fn line_comment(&mut self) {
+        while let Some(&b) = self.src.get(self.i) {
+            match b {
+                b'\n' | b'\r' => return,
+                0xe2 if self.at(self.i + 1) == 0x80
+                    && matches!(self.at(self.i + 2), 0xa8 | 0xa9) =>
+                {
+                    return;
+                }
+                _ => self.i += 1,
+            }
+        }
+    }
+
+    fn block_comment(&mut self) -> Option<()> {
+        self.i += 2;
+        loop {
+            match *self.src.get(self.i)? {
+                b'*' if self.at(self.i + 1) == b'/' => {
+                    self.i += 2;
+                    return Some(());
+                }
+                b'\n' => self.row += 1,
+                _ => {}
+            }
+            self.i += 1;
+        }
+    }
+
+    fn regex(&mut self) -> Option<()> {
+        self.begin();
+        self.decl_step(Tok::Other);
+        self.i += 1;
+        let mut class = false;
+        loop {
+            match *self.src.get(self.i)? {
+                b'\n' | b'\r' => return None,
+                b'\\' => {
+                    if matches!(self.at(self.i + 1), b'\n' | b'\r' | 0) {
+                        return None;
+                    }
+                    self.i += 2;
+                    continue;
+                }
+                b'[' => class = true,
+                b']' => class = false,
+                b'/' if !class => {
+                    self.i += 1;
+                    break;
+                }
+                _ => {}
+            }
+            self.i += 1;
+        }
+        while is_word_byte(self.at(self.i)) {
+            self.i += 1;
+        }
+        self.after(false, false, false);
+        Some(())
+    }
+
+    fn string(&mut self, quote: u8) -> Option<()> {
+        self.begin();
+        let start = self.i;
+        let start_row = self.row;
+        self.i += 1;
+        loop {
+            match *self.src.get(self.i)? {
+                b if b == quote => {
+                    self.i += 1;
+                    break;
+                }
+                b'\\' => match self.at(self.i + 1) {
+                    b'\r' if self.at(self.i + 2) == b'\n' => {
+                        self.i += 3;
+                        self.row += 1;
+                    }
+                    b'\n' => {
+                        self.i += 2;
+                        self.row += 1;
+                    }
+                    0 if self.i + 1 >= self.src.len() => return None,
+                    _ => self.i += 2,
+                },
+                b'\n' | b'\r' => return None,
+                _ => self.i += 1,
+            }
+        }
+        if self.row > start_row {
+            self.lines.span(self.src, start, self.i, start_row);
+        }
+        self.decl_step(Tok::Str(self.i));
+        self.after(false, false, true);
+        Some(())
+    }
+
+    /// The text of a template literal from `self.i`, after the `` ` `` or the `}` at
+    /// `piece_start`: to the closing `` ` `` or the next `${`.
+    fn template(&mut self, piece_start: usize) -> Option<()> {
+        let piece_row = self.row;
+        loop {
+            match *self.src.get(self.i)? {
+                b'`' => {
+                    self.i += 1;
+                    self.lines.span(self.src, piece_start, self.i, piece_row);
+                    self.after(false, false, false);
+                    return Some(());
+                }
+                b'\\' => {
+                    match self.at(self.i + 1) {
+                        b'\n' => self.row += 1,
+                        0 if self.i + 1 >= self.src.len() => return None,
+                        _ => {}
+                    }
+                    self.i += 2;
+                }
+                b'$' if self.at(self.i + 1) == b'{' => {
+                    self.i += 2;
+                    self.lines.span(self.src, piece_start, self.i, piece_row);
+                    self.frames.push(Frame::new(b'$'));
+                    self.after(true, true, false);
+                    return Some(());
+                }
+                b'\n' => {
+                    self.row += 1;
+                    self.i += 1;
+                }
+                _ => self.i += 1,
+            }
+        }
+    }
+
+    fn number(&mut self) {
+        self.begin();
+        self.decl_step(Tok::Other);
+        let hex = self.at(self.i) == b'0' && matches!(self.at(self.i + 1), b'x' | b'X');
+        self.i += 1;
+        loop {
+            match self.at(self.i) {
+                b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z' | b'_' | b'.' => self.i += 1,
+                b'+' | b'-' if !hex && matches!(self.at(self.i - 1), b'e' | b'E') => self.i += 1,
+                _ => break,
+            }
+        }
+        self.after(false, false, true);
+    }
+
+    /// Skips the rest of a word from `self.i`; `None` on a `\` escape or a character that
+    /// cannot be in a word.
+    fn skip_word(&mut self) -> Option<()> {
+        loop {
+            let b = self.at(self.i);
+            if is_word_byte(b) {
+                self.i += 1;
+            } else if b == b'\\' {
+                return None;
+            } else if b >= 0x80 {
+                let (c, len) = decode(self.src, self.i)?;
+                if is_unicode_word(c) {
+                    self.i += len;
+                } else if is_unicode_space(c) {
+                    return Some(());
+                } else {
+                    return None;
+                }
+            } else {
+                return Some(());
+            }
+        }
+    }
+
+    /// Whether the statement keyword just read (ending at `self.i`) is a property name.
+    fn keyword_is_name(&self, dot: bool) -> bool {
+        if dot || self.frames.last().is_some_and(|f| f.members) {
+            return true;
+        }
+        let j = self.next_sig(self.i);
+        match self.at(j) {
+            b':' | b'?' | b',' | b'}' => true,
+            b'=' => !matches!(self.at(j + 1), b'=' | b'>'),
+            _ => false,
+        }
+    }
+
+    fn word(&mut self) -> Option<()> {
+        self.begin();
+        let start = self.i;
+        let dot = self.dot;
+        self.skip_word()?;
+        let src = self.src;
+        let w = &src[start..self.i];
+        self.decl_step(Tok::Word(w));
+        if dot {
+            self.after(false, false, true);
+            return Some(());
+        }
+        // (re_ok, obj) after the word; a plain identifier allows neither.
+        let mut next = (false, false);
+        match w {
+            b"if" | b"for" | b"while" | b"with" if !self.keyword_is_name(dot) => {
+                let depth = self.frames.len();
+                if w == b"while" && self.dos.last() == Some(&depth) {
+                    self.dos.pop();
+                } else if w != b"with" {
+                    self.complexity = self.complexity.saturating_add(1);
+                }
+                self.cond_next = true;
+            }
+            b"do" if !self.keyword_is_name(dot) => {
+                self.complexity = self.complexity.saturating_add(1);
+                self.dos.push(self.frames.len());
+                next = (true, false);
+            }
+            b"case" | b"catch" if !self.keyword_is_name(dot) => {
+                self.complexity = self.complexity.saturating_add(1);
+                next = (w == b"case", w == b"case");
+            }
+            b"class" if !self.keyword_is_name(dot) => self.frame().heading = true,
+            b"interface" if self.ts && !self.keyword_is_name(dot) => self.frame().heading = true,
+            b"extends" if self.ts => {
+                let f = self.frame();
+                if !f.heading {
+                    f.extends = 0;
+                }
+                next = (true, true);
+            }
+            b"else" => next = (true, false),
+            b"return" | b"typeof" | b"instanceof" | b"in" | b"of" | b"new" | b"delete"
+            | b"void" | b"throw" | b"yield" | b"await" => next = (true, true),
+            b"import" if !self.region_open() => {
+                self.start_decl(Decl::ImportStart, start);
+            }
+            b"export" if !self.region_open() => {
+                self.start_decl(Decl::Export, start);
+            }
+            b"require" if !self.region_open() => {
+                self.call_next = true;
+                self.reg_start = start;
+                self.reg_row = self.row;
+            }
+            _ => {}
+        }
+        self.after(next.0, next.1, true);
+        Some(())
+    }
+
+    fn open(&mut self, b: u8) {
+        let call = self.begin();
+        self.decl_step(Tok::Open(b));
+        // `decl_step` may ask for a region ending with this parenthesis.
+        let call = call || std::mem::take(&mut self.call_next);
+        let mut frame = Frame::new(b);
+        match b {
+            b'(' => {
+                frame.cond = std::mem::take(&mut self.cond_next);
+                if call && !self.call_open {
+                    frame.region = true;
+                    self.call_open = true;
+                }
+            }
+            b'{' => {
+                let obj = self.obj;
+                let outer = self.frame();
+                if outer.heading && !obj {
+                    // A class or interface body.
+                    outer.heading = false;
+                    frame.members = true;
+                } else {
+                    frame.members = obj || outer.heading;
+                }
+            }
+            _ => {}
+        }
+        self.frames.push(frame);
+        self.i += 1;
+        self.after(true, b != b'{', false);
+    }
+
+    fn close(&mut self, b: u8) -> Option<()> {
+        if self.frames.len() < 2 {
+            return None;
+        }
+        let frame = self.frames.pop()?;
+        let expected = match frame.open {
+            b'(' => b')',
+            b'[' => b']',
+            _ => b'}',
+        };
+        if b != expected {
+            return None;
+        }
+        let depth = self.frames.len();
+        while self.dos.last().is_some_and(|&d| d > depth) {
+            self.dos.pop();
+        }
+        if frame.open == b'$' {
+            // The end of a template substitution: the template goes on.
+            self.begin();
+            let start = self.i;
+            self.i += 1;
+            return self.template(start);
+        }
+        self.begin();
+        self.decl_step(Tok::Close);
+        self.i += 1;
+        if frame.region {
+            self.call_open = false;
+            self.emit(self.i);
+        }
+        match b {
+            b')' => self.after(frame.cond, false, false),
+            b']' => self.after(false, false, true),
+            _ => self.after(true, false, false),
+        }
+        Some(())
+    }
+
+    fn question(&mut self) {
+        let (n1, n2) = (self.at(self.i + 1), self.at(self.i + 2));
+        if n1 == b'?' {
+            if n2 == b'=' {
+                self.op(3, true, true);
+            } else {
+                self.complexity = self.complexity.saturating_add(1);
+                self.op(2, true, true);
+            }
+            return;
+        }
+        if n1 == b'.' && !n2.is_ascii_digit() {
+            self.op(2, false, false);
+            self.dot = true;
+            return;
+        }
+        let counted = !self.ts || {
+            let next = self.at(self.next_sig(self.i + 1));
+            let adjacent_call =
+                matches!(n1, b'(' | b'<') && self.name_like && self.prev_end == self.i;
+            let f = self.frame();
+            if matches!(next, b':' | b',' | b')' | b']' | b';' | b'=') || adjacent_call {
+                false
+            } else if f.extends == 0 {
+                // A conditional type; a chained one has its own `extends`.
+                f.extends = -1;
+                false
+            } else {
+                true
+            }
+        };
+        if counted {
+            self.complexity = self.complexity.saturating_add(1);
+        }
+        self.op(1, true, true);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deps::extract::{Language, extract_full};
+
+    fn dialect_of(path: &str) -> Dialect {
+        if path.ends_with(".tsx") {
+            Dialect::Tsx
+        } else if path.ends_with(".ts") || path.ends_with(".mts") || path.ends_with(".cts") {
+            Dialect::TypeScript
+        } else {
+            Dialect::JavaScript
+        }
+    }
+
+    /// The texts of the regions.
+    fn texts<'s>(src: &'s str, lexed: &Lexed) -> Vec<&'s str> {
+        lexed.regions.iter().map(|r| &src[r.start..r.end]).collect()
+    }
+
+    fn lx(path: &str, src: &str) -> Lexed {
+        lex(src.as_bytes(), dialect_of(path)).unwrap_or_else(|| panic!("{path}: None\n{src}"))
+    }
+
+    /// `(lines, complexity, region texts)` of a file.
+    fn summary<'s>(path: &str, src: &'s str) -> (u32, u32, Vec<&'s str>) {
+        let l = lx(path, src);
+        let t = texts(src, &l);
+        (l.lines, l.complexity, t)
+    }
+
+    /// Checks the scanner against the full parse; whether the scanner took the file.
+    fn agree(path: &str, src: &str) -> bool {
+        let lang = Language::of_path(path).unwrap();
+        let Some(lexed) = lex(src.as_bytes(), dialect_of(path)) else {
+            return false;
+        };
+        let full = extract_full(path, lang, src.as_bytes()).unwrap();
+        assert_eq!(
+            (lexed.lines, lexed.complexity),
+            (full.lines, full.complexity),
+            "{path}: (lines, complexity) of the scanner vs the tree\n{src}"
+        );
+        check_regions(src.as_bytes(), &lexed);
+        for import in &full.imports {
+            let row = import.line as usize - 1;
+            assert!(
+                lexed.regions.iter().any(|r| {
+                    let end_row = src.as_bytes()[..r.end]
+                        .iter()
+                        .filter(|&&b| b == b'\n')
+                        .count();
+                    (r.row as usize) <= row && row <= end_row
+                }),
+                "{path}: the import {import:?} is in no region {:?}\n{src}",
+                texts(src, &lexed)
+            );
+        }
+        true
+    }
+
+    /// Regions are in order, do not overlap, lie in the source and name their row.
+    fn check_regions(src: &[u8], lexed: &Lexed) {
+        let mut last = 0;
+        for r in &lexed.regions {
+            assert!(
+                last <= r.start && r.start < r.end && r.end <= src.len(),
+                "{r:?}"
+            );
+            let row = src[..r.start].iter().filter(|&&b| b == b'\n').count();
+            assert_eq!(r.row as usize, row, "{r:?}");
+            assert!(!r.type_only);
+            last = r.end;
+        }
+    }
+
+    #[test]
+    fn regex_or_division_by_the_previous_token() {
+        // A division after a name, a number and `)`; a regex after `=`, `(`, `return`.
+        let src = "const a = b / c / d;\nconst e = (f) / 2 / g;\nconst r = /\"['/]/g.test(s);\nfunction h() { return /x\\/y/; }\nconst q = 10 / 2; // \"\nif (x) /a|b/.exec(y);\n";
+        assert_eq!(summary("a.js", src), (6, 2, vec![]));
+        // A quote in a class or after an escaped slash belongs to the regex.
+        let src = "const s = x.split(/[/'\"]/);\nconst t = `${s}`;\n";
+        assert_eq!(summary("a.ts", src), (2, 1, vec![]));
+        // An unterminated regex (a division guessed wrong) hands the file to the parser.
+        assert_eq!(lex(b"a = {} / 2;\n", Dialect::JavaScript), None);
+    }
+
+    #[test]
+    fn templates_nest_substitutions_to_any_depth() {
+        let src = "const a = `x ${b ? `y ${c && `z ${'}'}`}` : \"{\"} w`;\nconst m = `multi\n\n  line ${ {a: 1}.a }\n`;\nrequire('./after');\n";
+        assert_eq!(summary("a.js", src), (5, 3, vec!["require('./after')"]));
+        assert_eq!(lex(b"`${a`", Dialect::JavaScript), None);
+        assert_eq!(lex(b"`${a}", Dialect::JavaScript), None);
+        assert_eq!(
+            lex(b"`${a}}`", Dialect::JavaScript),
+            Some(Lexed {
+                lines: 1,
+                complexity: 1,
+                regions: vec![]
+            })
+        );
+    }
+
+    #[test]
+    fn comments_and_strings_hold_no_import() {
+        let src = "// import a from './a';\n/* require('./b')\n import('./c') */\nconst s = \"require('./d')\";\nconst t = 'import x from \"./e\"';\nconst u = `export * from './f'`;\n";
+        assert_eq!(summary("a.ts", src), (3, 1, vec![]));
+    }
+
+    #[test]
+    fn imports_reexports_and_calls_are_regions() {
+        let src = "import a from './a';\nimport './side'\nimport {b,\n  c as d} from \"./bc\";\nimport type {T} from './t';\nimport * as ns from 'ns';\nimport from from 'from';\nimport x = require('./x');\nimport type y = require('./y');\nexport * from './s';\nexport * as n from './n';\nexport {e, f as g} from './e';\nexport type {U} from './u';\nexport {h};\nexport const i = require('./i');\nexport default import('./j');\nconst k = import.meta.url;\nconst l = o.require('no');\nconst m = o?.require('no');\nrequire(require('./inner'));\n";
+        assert_eq!(
+            summary("a.ts", src).2,
+            vec![
+                "import a from './a'",
+                "import './side'",
+                "import {b,\n  c as d} from \"./bc\"",
+                "import type {T} from './t'",
+                "import * as ns from 'ns'",
+                "import from from 'from'",
+                "import x = require('./x')",
+                "import type y = require('./y')",
+                "export * from './s'",
+                "export * as n from './n'",
+                "export {e, f as g} from './e'",
+                "export type {U} from './u'",
+                "require('./i')",
+                "import('./j')",
+                "require(require('./inner'))",
+            ]
+        );
+        let l = lx("a.ts", src);
+        assert_eq!(l.regions[2].row, 2);
+        assert_eq!(l.regions[3].row, 4);
+        assert!(agree("a.ts", src));
+    }
+
+    #[test]
+    fn keywords_as_property_names_are_not_decision_points() {
+        let src = "p.catch(e => e).finally(f);\nq?.catch(g);\nconst o = { case: 1, if: 2, for: 3, while() {}, do: 4, catch(e) {} };\nx.if = y.for + z.while;\nclass C { catch(e) { return e; } if() {} }\n";
+        assert_eq!(summary("a.ts", src), (5, 1, vec![]));
+        assert!(agree("a.ts", src));
+        assert!(agree("a.js", src));
+    }
+
+    #[test]
+    fn the_while_of_a_do_while_is_not_a_loop() {
+        let src = "do { x++; } while (x < 3);\ndo y(); while (z);\ndo { while (a) { b(); } } while (c);\nwhile (d) {}\n";
+        // 1 + 3 do + 2 while
+        assert_eq!(summary("a.js", src), (4, 6, vec![]));
+        assert!(agree("a.js", src));
+    }
+
+    #[test]
+    fn decision_points_and_boolean_operators() {
+        let src = "if (a && b || c ?? d) {}\nfor (;;) {}\nfor (const k in o) {}\nfor (const v of l) {}\nswitch (x) { case 1: break; case 2: break; default: }\ntry { f(); } catch (e) {} finally {}\nx &&= 1; y ||= 2; z ??= 3;\nconst t = a ? b : c;\nconst u = a?.b ?? c;\n";
+        // 1 + if + && + || + ?? + 3 for + 2 case + catch + ternary + ??
+        assert_eq!(summary("a.js", src).1, 13);
+        assert!(agree("a.js", src));
+        assert!(agree("a.ts", src));
+        // `?.` before a digit is a `?` (tree-sitter-typescript does not parse it).
+        assert_eq!(summary("a.js", "const w = a?.5:1;\n").1, 2);
+        assert!(agree("a.js", "const w = a?.5:1;\n"));
+    }
+
+    #[test]
+    fn typescript_optional_marks_and_conditional_types_are_not_ternaries() {
+        let src = "interface I { a?: number; m?(): void; n?<T>(x: T): T; }\ntype M<T> = { [K in keyof T]-?: T[K] };\ntype P<T> = { +readonly [K in keyof T]+?: T[K] };\ntype C<T> = T extends string ? 'a' : T extends number ? 'b' : never;\ntype D<T extends object = {}> = T;\nfunction f(a?: number, b?, c = a ? 1 : 2): void {}\nclass K { x?: string; y? = 1; m?(): void; }\ntype Tup = [a?: string, b?];\nconst g = <T extends unknown>(x: T) => (x ? 1 : 2);\ntype U<T> = T extends (infer V)[] ? V : T extends Array<infer W> ? W : never;\nconst h = cond ? (a) : b;\n";
+        // 1 + `c = a ? 1 : 2` + `x ? 1 : 2` + `cond ? (a) : b`
+        assert_eq!(summary("a.ts", src).1, 4);
+        assert!(agree("a.ts", src));
+    }
+
+    #[test]
+    fn jsx_hands_the_file_to_the_parser_but_not_in_typescript() {
+        assert_eq!(
+            lex(b"const a = <div>{x}</div>;\n", Dialect::JavaScript),
+            None
+        );
+        assert_eq!(lex(b"const a = <></>;\n", Dialect::Tsx), None);
+        assert_eq!(lex(b"return (<A b=\"c\" />);\n", Dialect::Tsx), None);
+        // A type assertion and generics in TypeScript; comparisons everywhere.
+        let src = "const a = <T>b;\nconst c = f<T>(d) < e;\n";
+        assert_eq!(summary("a.ts", src), (2, 1, vec![]));
+        assert!(lex(b"if (a < b) c();\n", Dialect::Tsx).is_some());
+    }
+
+    #[test]
+    fn lines_of_code_follow_the_tree() {
+        // Comments and blank lines do not count; every non-blank row of a template does;
+        // a hashbang is code; a line continuation spans rows.
+        let src = "#!/usr/bin/env node\n// c\n\n/* a\n b */ const a = 1;\nconst t = `\n\n  x\n`;\nconst s = 'a\\\nb';\nf(a, // c\n  b);\n";
+        assert_eq!(summary("a.js", src).0, 9);
+        assert!(agree("a.js", src));
+    }
+
+    #[test]
+    fn broken_input_is_refused() {
+        for src in [
+            "f(",
+            "f)",
+            "{]",
+            "'abc",
+            "'a\nb'",
+            "`abc",
+            "/* x",
+            "a = /x\n/",
+            "a = /x",
+            "\\u0061 = 1",
+            "<!-- x",
+            "x --> y",
+            "a = \u{1}",
+            "#",
+            "@#",
+        ] {
+            assert_eq!(lex(src.as_bytes(), Dialect::TypeScript), None, "{src:?}");
+        }
+    }
 }
