@@ -1149,4 +1149,616 @@ mod tests {
             assert_eq!(lex(src.as_bytes(), Dialect::TypeScript), None, "{src:?}");
         }
     }
+
+    /// Realistic files: `(path, source)`.
+    const FILES: &[(&str, &str)] = &[
+        (
+            "src/store.ts",
+            r#"import { EventEmitter } from 'events';
+import type { Config, Entry } from './types';
+import * as path from "node:path";
+import defaultLogger, { type Logger, levels } from './log';
+
+export * from './types';
+export { parse as parseConfig } from './config';
+export type { Entry as StoreEntry } from './types';
+
+/** A generic store with optional hooks. */
+export interface Hooks<T> {
+    onSet?(key: string, value: T): void;
+    onDelete?: (key: string) => void;
+    readonly name?: string;
+    [extra: string]: unknown;
+}
+
+type Maybe<T> = T | null | undefined;
+type Unwrap<T> = T extends Promise<infer U> ? Unwrap<U> : T;
+type Keys<T> = { [K in keyof T]-?: T[K] extends Function ? never : K }[keyof T];
+type Partialish<T> = { +readonly [K in keyof T]+?: T[K] };
+type Pair = [first: string, second?: number];
+
+enum Level { Debug = 1, Info, Warn = Debug << 3 }
+
+export abstract class Store<T extends object = {}> extends EventEmitter implements Iterable<T> {
+    private readonly items = new Map<string, T>();
+    protected hooks?: Hooks<T>;
+    #count = 0;
+    static instances = 0;
+
+    constructor(private readonly config: Config, logger?: Logger) {
+        super();
+        Store.instances++;
+        this.log = logger ?? defaultLogger;
+    }
+
+    log: Logger;
+
+    get size(): number {
+        return this.#count;
+    }
+
+    set(key: string, value: T): this {
+        if (!key) {
+            throw new Error(`empty key for ${this.config.name}`);
+        } else if (key.length > 255 && !this.config.allowLong) {
+            throw new RangeError('key too long: ' + key.slice(0, 10) + '...');
+        }
+        this.items.set(key, value);
+        this.#count += 1;
+        this.hooks?.onSet?.(key, value);
+        return this;
+    }
+
+    async load(file: string): Promise<Entry[]> {
+        const mod = await import('./loaders/' + path.extname(file).slice(1));
+        try {
+            const entries: Entry[] = await mod.default(file);
+            for (const entry of entries) {
+                if (entry.kind === 'skip') continue;
+                this.set(entry.key, entry.value as unknown as T);
+            }
+            return entries;
+        } catch (err: unknown) {
+            this.log.warn(`cannot load ${file}: ${err instanceof Error ? err.message : String(err)}`);
+            return [];
+        } finally {
+            this.emit('loaded', file);
+        }
+    }
+
+    *[Symbol.iterator](): Iterator<T> {
+        for (const value of this.items.values()) yield value;
+    }
+
+    abstract validate(value: T): value is T;
+
+    protected pick<K extends keyof T>(value: T, ...keys: K[]): Pick<T, K> {
+        const out = {} as Pick<T, K>;
+        outer: for (let i = 0; i < keys.length; i++) {
+            let j = 0;
+            while (j < i) {
+                if (keys[j] === keys[i]) continue outer;
+                j++;
+            }
+            out[keys[i]] = value[keys[i]];
+        }
+        return out;
+    }
+}
+
+export function levelName(level: Level): string {
+    switch (level) {
+        case Level.Debug:
+            return 'debug';
+        case Level.Info:
+        case Level.Warn: {
+            const name = Level[level];
+            return name.toLowerCase();
+        }
+        default:
+            return levels[level] || 'unknown';
+    }
+}
+
+export const isPair = (x: unknown): x is Pair =>
+    Array.isArray(x) && typeof x[0] === 'string' && (x.length === 1 || typeof x[1] === 'number');
+
+declare module './types' {
+    interface Config {
+        allowLong?: boolean;
+    }
+}
+
+declare global {
+    interface Window { __store?: Store<any>; }
+}
+"#,
+        ),
+        (
+            "src/http/client.ts",
+            r#"import fetch, { Headers, type RequestInit } from 'node-fetch';
+import { retry } from '../util/retry';
+import config = require('../../config.json');
+
+const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json(?:;.*)?$/i;
+const TRAILING = /\/+$/;
+
+export interface ClientOptions {
+    baseUrl: string;
+    timeoutMs?: number;
+    headers?: Record<string, string>;
+    onError?(error: Error, attempt: number): boolean;
+}
+
+export class HttpError extends Error {
+    constructor(public readonly status: number, message?: string) {
+        super(message ?? `HTTP ${status}`);
+    }
+}
+
+export class Client {
+    private readonly base: string;
+
+    constructor(private readonly options: ClientOptions) {
+        this.base = options.baseUrl.replace(TRAILING, '');
+    }
+
+    async get<T = unknown>(url: string, init: RequestInit = {}): Promise<T> {
+        const headers = new Headers({ ...this.options.headers, ...(init.headers as object) });
+        const timeout = this.options.timeoutMs ?? config.timeoutMs ?? 10_000;
+        const response = await retry(() => fetch(`${this.base}/${url.replace(/^\//, '')}`, { ...init, headers, timeout }), {
+            attempts: 3,
+            delay: (n: number) => n * 250 / 2,
+            shouldRetry: (e: Error, n: number) => this.options.onError?.(e, n) ?? n < 3,
+        });
+        if (response.status >= 400 || !response.ok) {
+            throw new HttpError(response.status, await response.text().catch(() => undefined));
+        }
+        const type = response.headers.get('content-type') || '';
+        return (JSON_TYPE.test(type) ? response.json() : response.text()) as Promise<T>;
+    }
+
+    post = async <T,>(url: string, body: unknown): Promise<T | undefined> => {
+        const res = await this.get<T>(url, { method: 'POST', body: JSON.stringify(body) })
+            .then((r) => r)
+            .catch((e: unknown) => {
+                if (e instanceof HttpError && e.status === 404) return undefined;
+                throw e;
+            });
+        return res;
+    };
+}
+
+export default function createClient(options: Partial<ClientOptions> = {}): Client {
+    const merged: ClientOptions = { baseUrl: 'http://localhost', ...options };
+    return new Client(merged);
+}
+
+export const lazyAuth = () => import('./auth').then((m) => m.default);
+"#,
+        ),
+        (
+            "src/util/math.mts",
+            r#"// Numeric helpers.
+/* eslint-disable no-bitwise */
+export const MAX = 0xff_ff;
+export const EPS = 1e-9;
+export const BIG = 12_345n;
+export const HALF = .5;
+export const BIN = 0b1010, OCT = 0o17;
+
+export function clamp(x: number, lo = 0, hi = 1): number {
+    return x < lo ? lo : x > hi ? hi : x;
+}
+
+export function gcd(a: bigint, b: bigint): bigint {
+    while (b !== 0n) [a, b] = [b, a % b];
+    return a;
+}
+
+export function mean(xs: readonly number[]): number | undefined {
+    if (xs.length === 0) return undefined;
+    let total = 0;
+    let i = 0;
+    do {
+        total += xs[i] ?? 0;
+        i++;
+    } while (i < xs.length);
+    return total / xs.length;
+}
+
+export const ratio = (a: number, b: number) => a / b / 2;
+export const flags = (x: number) => (x & 1) | ((x >> 1) & 2) | (x >>> 31);
+export const hypot = (a: number, b: number) => Math.sqrt(a ** 2 + b ** 2);
+
+export type Numeric<T> = T extends number | bigint ? T : never;
+export type Tuple<N extends number, T extends unknown[] = []> = T['length'] extends N ? T : Tuple<N, [...T, unknown]>;
+
+let counter = 0;
+counter ||= 1;
+counter &&= counter << 2;
+counter ??= 3;
+const label = counter > 2 && counter < 10 ? 'small' : counter >= 10 ? 'big' : 'none';
+export { label, counter as count };
+"#,
+        ),
+        (
+            "lib/legacy.js",
+            r#"#!/usr/bin/env node
+'use strict';
+
+const fs = require('fs');
+const { join } = require("path");
+const pkg = require(`./package.json`);
+const optional = (() => {
+    try {
+        return require('optional-dep');
+    } catch (e) {
+        return null;
+    }
+})();
+
+/**
+ * Reads the configuration.
+ * @param {string} dir
+ */
+function readConfig(dir) {
+    var file = join(dir, '.configrc');
+    if (!fs.existsSync(file)) return {};
+    var text = fs.readFileSync(file, 'utf8');
+    var lines = text.split(/\r?\n/);
+    var out = {};
+    for (var i = 0; i < lines.length; i++) {
+        var line = lines[i].replace(/#.*$/, '').trim();
+        if (!line) continue;
+        var eq = line.indexOf('=');
+        out[line.slice(0, eq)] = eq < 0 ? true : line.slice(eq + 1);
+    }
+    return out;
+}
+
+function Cache(limit) {
+    if (!(this instanceof Cache)) return new Cache(limit);
+    this.limit = limit || 100;
+    this.map = Object.create(null);
+}
+
+Cache.prototype.get = function (key) {
+    return key in this.map ? this.map[key] : void 0;
+};
+
+Cache.prototype.delete = function (key) {
+    delete this.map[key];
+};
+
+var handlers = {
+    default: function () { return 'd'; },
+    case: 1,
+    if: 2,
+    catch(e) { return e; },
+    'quoted-key': "it's",
+};
+
+module.exports = {
+    readConfig: readConfig,
+    Cache: Cache,
+    version: pkg.version,
+    handlers: handlers,
+    hasOptional: optional !== null && typeof optional === 'object',
+    load: function (name) {
+        switch (typeof name) {
+            case 'string':
+                return require('./plugins/' + name);
+            default:
+                throw new TypeError('bad plugin name ' + name);
+        }
+    },
+};
+"#,
+        ),
+        (
+            "src/events.mjs",
+            r#"import { EventEmitter, once } from 'node:events';
+import debugFactory from 'debug';
+export * as helpers from './helpers.mjs';
+export { default as Queue } from './queue.mjs';
+
+const debug = debugFactory('app:events');
+const meta = import.meta.url;
+
+export class Bus extends EventEmitter {
+    #handlers = new Map();
+    static #instance;
+
+    static get instance() {
+        return (Bus.#instance ??= new Bus());
+    }
+
+    on(name, handler, { once: onlyOnce = false, priority } = {}) {
+        const list = this.#handlers.get(name) ?? [];
+        list.push({ handler, onlyOnce, priority: priority ?? 0 });
+        list.sort((a, b) => b.priority - a.priority);
+        this.#handlers.set(name, list);
+        return super.on(name, handler);
+    }
+
+    async *stream(name, signal) {
+        while (!signal?.aborted) {
+            const [event] = await once(this, name, { signal }).catch(() => [undefined]);
+            if (event === undefined) break;
+            yield event;
+        }
+    }
+
+    async plugin(name) {
+        const { default: plugin } = await import(`./plugins/${name}.mjs`);
+        debug(`loaded ${name} from ${meta}`);
+        return typeof plugin === 'function' ? plugin(this) : plugin;
+    }
+}
+
+export const tag = (strings, ...values) =>
+    strings.reduce((acc, s, i) => `${acc}${s}${i < values.length ? `<${values[i]}>` : ''}`, '');
+
+label: {
+    if (Math.random() > 2) break label;
+    debug('unreachable? %s', /a\/b[/]c/.source);
+}
+
+export default Bus;
+"#,
+        ),
+    ];
+
+    #[test]
+    fn realistic_files_take_the_fast_path_and_agree_with_the_tree() {
+        for (path, src) in FILES {
+            let lang = Language::of_path(path).unwrap();
+            let full = extract_full(path, lang, src.as_bytes()).unwrap();
+            assert_eq!(full.first_error_line, None, "{path}");
+            assert!(full.complexity > 5, "{path}: {full:?}");
+            assert!(
+                full.imports.is_empty() == path.ends_with("math.mts"),
+                "{path}"
+            );
+            assert!(agree(path, src), "{path}: not taken");
+        }
+        // The same files with CRLF line ends.
+        for (path, src) in FILES {
+            assert!(agree(path, &src.replace('\n', "\r\n")), "{path}: not taken");
+        }
+    }
+
+    /// The sources of the tests in `extract.rs` and `tests/deps_resolve.rs`.
+    const SNIPPETS: &[(&str, &str)] = &[
+        (
+            "x.js",
+            "import a from './a';\nimport * as b from \"./b\";\nimport { c, d as e } from './c';\nimport './side';\nexport * from './f';\nexport { g } from './g';\nexport const h = 1;\n",
+        ),
+        (
+            "x.js",
+            "const a = require('a');\nfunction f() {\n  return import('./lazy');\n}\nrequire(name);\nimport(`./tpl`);\nimport(`./${x}`);\n",
+        ),
+        (
+            "x.ts",
+            "import type { A } from './a';\nimport { type B, type C } from './b';\nimport { type D, E } from './d';\nexport type { F } from './f';\nexport { type G } from './g';\nimport type from './h';\nimport x = require('./i');\n",
+        ),
+        (
+            "app.tsx",
+            "import React from 'react';\nimport { Button } from './button';\nexport const App = () => <Button label=\"x\" />;\n",
+        ),
+        (
+            "m.js",
+            "// c\n/* block\n comment */\nconst a = 1;\n\nlet b = a ? 1 : 2;\n",
+        ),
+        (
+            "src/index.ts",
+            "import { a } from '@lib/a';\nimport cfg from '@cfg';\nimport { u } from './util';\nimport { v } from './v.js';\nimport type { T } from 'src/types';\nconst l = () => import('./lazy');\n",
+        ),
+        ("src/lazy.ts", "import React from 'react';\nexport {};\n"),
+        ("index.js", "module.exports = require('@acme/core');\n"),
+        ("build/out.js", "require('./a');\n"),
+        ("bin.js", "\u{0}\u{1}\u{2}require('x')"),
+    ];
+
+    /// The sample lines of `extract.rs`'s tests.
+    const JS_LINES: &[&str] = &[
+        "import a from './a';",
+        "import type { T } from './t';",
+        "export * from './f';",
+        "export { g } from './g';",
+        "export const h = 1;",
+        "const r = require('./r');",
+        "const l = () => import('./lazy');",
+        "if (x) {",
+        "} else {",
+        "}",
+        "for (const i of y) {",
+        "while (a && b) { f(); }",
+        "do { g(); } while (c || d);",
+        "switch (x) { case 1: break; default: }",
+        "try { h(); } catch (e) { k(); }",
+        "const t = a ? b : c;",
+        "const n = a ?? b;",
+        "const s = `tpl ${a ? 1 : 2}`;",
+        "const m = `multi\nline`;",
+        "// comment",
+        "/* block\n comment */",
+        "const d = x / y;",
+        "const o = { a: 1,\n  b: 2 };",
+        "function f(x) {",
+        "  return x - 1;",
+        "let v = f(x, (y));",
+        "const j = <div>{v}</div>;",
+        "<!-- html comment",
+        "const broken = (;",
+        "",
+        "const a = p && q;",
+        "const b = p || q;",
+        "const c = p ?? q;",
+        "f(require('./x'));",
+        "g(import('./y'));",
+        "for (;;) break;",
+        "if (a) b();",
+        "do x(); while (y);",
+        "try { f(); } catch { g(); }",
+        "const e = `${require('./z')}`;",
+        "k(x > 1, y - 2);",
+    ];
+
+    /// Every test snippet, read as JavaScript, TypeScript and TSX: where the tree parses it
+    /// without error and the scanner takes it, they agree.
+    #[test]
+    fn the_test_snippets_agree_with_the_tree() {
+        let all = JS_LINES.join("\n");
+        let mut taken = 0;
+        for (path, src) in SNIPPETS.iter().copied().chain([("all.js", all.as_str())]) {
+            let stem = path.rsplit_once('.').unwrap().0;
+            for ext in ["js", "ts", "tsx"] {
+                let p = format!("{stem}.{ext}");
+                let full =
+                    extract_full(&p, Language::of_path(&p).unwrap(), src.as_bytes()).unwrap();
+                if full.first_error_line.is_none() && agree(&p, src) {
+                    taken += 1;
+                }
+            }
+        }
+        assert!(taken >= 20, "{taken}");
+        // The sample lines one by one.
+        for line in JS_LINES {
+            for p in ["a.js", "a.ts"] {
+                let full = extract_full(p, Language::of_path(p).unwrap(), line.as_bytes()).unwrap();
+                if full.first_error_line.is_none() {
+                    agree(p, line);
+                }
+            }
+        }
+    }
+
+    /// Complete statements (alone or in sequence, valid JavaScript and TypeScript) to build
+    /// random files from.
+    const STATEMENTS: &[&str] = &[
+        "import a from './a';",
+        "import { b as c, d } from \"./b\"",
+        "import './side';",
+        "import * as ns from 'ns';",
+        "export * from './f';",
+        "export { g as h } from './g';",
+        "export const k = require('./k');",
+        "const r = require('./r');",
+        "const l = () => import('./lazy');",
+        "const p = require(`./tpl`);",
+        "if (x) { y(); } else if (z) { w(); } else { v(); }",
+        "for (let i = 0; i < n; i++) { s += i; }",
+        "for (const key in obj) if (key) continue;",
+        "for (const v of list) {\n  total += v;\n}",
+        "while (a && b) { f(); }",
+        "do { g(); } while (c || d);",
+        "do h(); while (e);",
+        "switch (x) {\n  case 1:\n    break;\n  case 'two': {\n    y();\n  }\n  default:\n}",
+        "try { h(); } catch (e) { k(); } finally { m(); }",
+        "try { f(); } catch { g(); }",
+        "const t = a ? b : c;",
+        "const n = a ?? b;",
+        "x ??= 1; y ||= 2; z &&= 3;",
+        "const s = `tpl ${a ? `in ${b && c}` : 2}`;",
+        "const m = `multi\n\n  line\n`;",
+        "// comment with import x from 'y'",
+        "/* block\n require('z') */",
+        "const d = x / y / 2;",
+        "const re = /[/'\"]+\\//g;",
+        "const o = { a: 1,\n  if: 2, catch(e) { return e; },\n  b: 2 };",
+        "function f(x) {\n  return x - 1;\n}",
+        "class A extends B {\n  #p = 1;\n  static s = 2;\n  m() { return this.#p ? 1 : 0; }\n}",
+        "p.then(v => v).catch(e => e);",
+        "const q = o?.a?.b ?? o?.[0];",
+        "label: for (;;) { break label; }",
+        "async function g() {\n  const m = await import('./m');\n  return m;\n}",
+        "const str = 'it\\'s \"quoted\" // not a comment';",
+        "f(a, // trailing\n  b);",
+        "const num = 0x1f + 1_000 + .5 + 1e-3 + 10n;",
+        "",
+        "   ",
+    ];
+
+    mod prop {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn assemble(picks: &[(usize, u8)]) -> String {
+            let mut out = String::new();
+            let mut open = 0;
+            for &(i, wrap) in picks {
+                match wrap {
+                    1 => {
+                        out.push_str("function w() {\n");
+                        open += 1;
+                    }
+                    2 if open > 0 => {
+                        out.push_str("}\n");
+                        open -= 1;
+                    }
+                    _ => {}
+                }
+                let stmt = STATEMENTS[i % STATEMENTS.len()];
+                // Module declarations only at the top level.
+                if open == 0 || !(stmt.starts_with("import ") || stmt.starts_with("export ")) {
+                    out.push_str(stmt);
+                    out.push('\n');
+                }
+            }
+            out.push_str(&"}\n".repeat(open));
+            out
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig {
+                cases: 128,
+                rng_seed: proptest::test_runner::RngSeed::Fixed(0x15_1E),
+                ..ProptestConfig::default()
+            })]
+
+            #[test]
+            fn random_files_of_statements_agree_with_the_tree(
+                picks in proptest::collection::vec((0usize..64, 0u8..6), 0..30),
+            ) {
+                let src = assemble(&picks);
+                for path in ["a.js", "a.ts", "a.tsx"] {
+                    let full = extract_full(path, Language::of_path(path).unwrap(), src.as_bytes()).unwrap();
+                    prop_assert_eq!(full.first_error_line, None, "{}", src);
+                    prop_assert!(agree(path, &src), "{}: not taken\n{}", path, src);
+                }
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig {
+                cases: 512,
+                rng_seed: proptest::test_runner::RngSeed::Fixed(0xB17E5),
+                ..ProptestConfig::default()
+            })]
+
+            #[test]
+            fn the_scanner_never_panics_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..1024)) {
+                for d in [Dialect::JavaScript, Dialect::TypeScript, Dialect::Tsx] {
+                    if let Some(l) = lex(&bytes, d) {
+                        check_regions(&bytes, &l);
+                        prop_assert!(l.complexity >= 1);
+                        prop_assert!(l.lines as usize <= bytes.len());
+                    }
+                }
+            }
+
+            #[test]
+            fn the_scanner_never_panics_on_import_like_text(
+                src in "(import |from |require\\(|import\\(|export |type |[.'\"`$a-z{}()\\[\\]*/?:;,=<>#!\\\\\\n ]){0,60}",
+            ) {
+                for d in [Dialect::JavaScript, Dialect::TypeScript, Dialect::Tsx] {
+                    if let Some(l) = lex(src.as_bytes(), d) {
+                        check_regions(src.as_bytes(), &l);
+                    }
+                }
+            }
+        }
+    }
 }
