@@ -1761,4 +1761,75 @@ export default Bus;
             }
         }
     }
+
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+
+    /// Agreement on a local corpus and the scanner's throughput against the full parse:
+    /// `CADRE_JSLEX_CORPUS=/work/fx/big/ts cargo test --release -p cadre-pack-code --lib
+    /// deps::lex::js::tests::corpus -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "needs a local corpus (CADRE_JSLEX_CORPUS) and a release build"]
+    #[allow(clippy::print_stderr)]
+    fn corpus_agrees_with_the_tree_and_throughput() {
+        let dir = std::env::var("CADRE_JSLEX_CORPUS").unwrap_or_else(|_| "/work/fx/big/ts".into());
+        let mut paths = Vec::new();
+        walk(std::path::Path::new(&dir), &mut paths);
+        paths.sort();
+        let files: Vec<(String, Vec<u8>)> = paths
+            .iter()
+            .filter_map(|p| {
+                let name = p.to_str()?.to_owned();
+                Language::of_path(&name)?;
+                Some((name, std::fs::read(p).ok()?))
+            })
+            .collect();
+        assert!(
+            !files.is_empty(),
+            "no JavaScript or TypeScript file under {dir}"
+        );
+        let bytes: usize = files.iter().map(|(_, src)| src.len()).sum();
+        let mut taken = 0;
+        for (path, src) in &files {
+            if agree(path, std::str::from_utf8(src).unwrap_or("")) {
+                taken += 1;
+            }
+        }
+        let mut best_lex = f64::INFINITY;
+        for _ in 0..5 {
+            let t = std::time::Instant::now();
+            let mut regions = 0;
+            for (path, src) in &files {
+                regions += lex(src, dialect_of(path)).map_or(0, |l| l.regions.len());
+            }
+            std::hint::black_box(regions);
+            best_lex = best_lex.min(t.elapsed().as_secs_f64());
+        }
+        let mut parsers = crate::deps::extract::Parsers::new().unwrap();
+        let t = std::time::Instant::now();
+        for (path, src) in &files {
+            let lang = Language::of_path(path).unwrap();
+            std::hint::black_box(parsers.extract_full(path, lang, src));
+        }
+        let full = t.elapsed().as_secs_f64();
+        let ns = |s: f64| s * 1e9 / bytes as f64;
+        eprintln!(
+            "{} files, {bytes} bytes, {taken} taken by the scanner; scanner {:.2} ns/byte, full parse {:.1} ns/byte ({:.0}x)",
+            files.len(),
+            ns(best_lex),
+            ns(full),
+            full / best_lex
+        );
+    }
 }
