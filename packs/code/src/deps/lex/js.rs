@@ -23,12 +23,20 @@ pub(crate) enum Dialect {
 /// token), numbers, identifiers, private names and the hashbang line (a leaf of the tree, so
 /// its row is code).
 ///
+/// JSX (JavaScript and TSX; in TypeScript `<` is never JSX): a `<` where an expression may
+/// start opens an element or a fragment; tags with attributes (names with `-`, `.`, `:`;
+/// string values, which may break rows and hold no escapes; `{…}` values and spreads;
+/// element values), self-closing tags, text children (quotes and `//` in them are text;
+/// each non-blank row of a text counts, as its leaf does in the tree), `{…}` expression
+/// containers and nested elements, each on the bracket stack.
+///
 /// `None` (parse in full) for: an unterminated string, template, comment or regular
 /// expression, a bracket that does not match or is left open, a `\` escape or a non-ASCII
 /// character at code level that is neither a letter nor a space, the HTML-like comments
-/// `<!--` and `-->` (comments to tree-sitter only in some parser states), and, in
-/// JavaScript and TSX, a `<` where an expression may start (a JSX element, a fragment or a
-/// TSX generic arrow function).
+/// `<!--` and `-->` (comments to tree-sitter only in some parser states), and JSX it does not
+/// follow: an element left open, `>` or `}` in text, an attribute value that is not a
+/// string, a brace or an element, type arguments on a tag (`<Foo<T> />`) or a TSX generic
+/// arrow function (`<T,>(x: T) => x`, read as a tag).
 ///
 /// Complexity: 1 + `if`, `for`, `while` (not the one closing a `do … while`), `do`, `case`,
 /// `catch`, `&&`, `||`, `??` and the `?` of a conditional expression. A keyword is a property
@@ -64,7 +72,8 @@ pub(crate) fn lex(source: &[u8], dialect: Dialect) -> Option<Lexed> {
 /// One open bracket (or the file itself, at the bottom of the stack).
 #[derive(Debug, Clone, Copy)]
 struct Frame {
-    /// `(`, `[`, `{`, `$` for a template substitution, 0 for the file.
+    /// `(`, `[`, `{`, `$` for a template substitution, [`TAG`] and [`CHILDREN`] for JSX, 0
+    /// for the file.
     open: u8,
     /// A brace whose direct content is members: a class or interface body, an object or a
     /// type literal (statement keywords there are names).
@@ -79,7 +88,15 @@ struct Frame {
     /// TypeScript: -1, or the depth of `<` since an `extends` at this level (a `?` at depth
     /// 0 is a conditional type's).
     extends: i32,
+    /// A brace of JSX (an attribute value, a spread attribute or an expression container):
+    /// the markup goes on after it.
+    jsx: bool,
 }
+
+/// The frame of a JSX opening tag (its attributes).
+const TAG: u8 = b'T';
+/// The frame of a JSX element's children.
+const CHILDREN: u8 = b'C';
 
 impl Frame {
     fn new(open: u8) -> Self {
@@ -90,6 +107,7 @@ impl Frame {
             region: false,
             heading: false,
             extends: -1,
+            jsx: false,
         }
     }
 }
@@ -377,6 +395,17 @@ impl<'a> Scanner<'a> {
             }
         }
         while let Some(&b) = self.src.get(self.i) {
+            match self.frames.last().map_or(0, |f| f.open) {
+                TAG => {
+                    self.jsx_tag()?;
+                    continue;
+                }
+                CHILDREN => {
+                    self.jsx_children()?;
+                    continue;
+                }
+                _ => {}
+            }
             match b {
                 b'\n' => {
                     self.row += 1;
@@ -451,8 +480,8 @@ impl<'a> Scanner<'a> {
                 },
                 b'<' => {
                     if self.jsx && self.re_ok {
-                        // A JSX element or fragment (or a TSX generic arrow function).
-                        return None;
+                        self.jsx_element()?;
+                        continue;
                     }
                     if self.src[self.i..].starts_with(b"<!--") {
                         return None;
@@ -876,6 +905,12 @@ impl<'a> Scanner<'a> {
             self.i += 1;
             return self.template(start);
         }
+        if frame.jsx {
+            // The end of a JSX expression container or attribute value: the markup goes on.
+            self.begin();
+            self.i += 1;
+            return Some(());
+        }
         self.begin();
         self.decl_step(Tok::Close);
         self.i += 1;
@@ -889,6 +924,178 @@ impl<'a> Scanner<'a> {
             _ => self.after(true, false, false),
         }
         Some(())
+    }
+
+    /// Skips spaces (and, in a tag, comments) in JSX markup.
+    fn jsx_space(&mut self) -> Option<()> {
+        loop {
+            match self.at(self.i) {
+                b'\n' => {
+                    self.row += 1;
+                    self.i += 1;
+                }
+                b' ' | b'\t' | b'\r' | 0x0b | 0x0c => self.i += 1,
+                b'/' if self.at(self.i + 1) == b'/' => self.line_comment(),
+                b'/' if self.at(self.i + 1) == b'*' => self.block_comment()?,
+                _ => return Some(()),
+            }
+        }
+    }
+
+    /// A JSX tag or attribute name (`div`, `Foo.Bar`, `svg:rect`, `data-x`); `None` when
+    /// there is none.
+    fn jsx_name(&mut self) -> Option<()> {
+        let start = self.i;
+        while matches!(self.at(self.i), b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z' | b'_' | b'$' | b'.' | b':' | b'-')
+        {
+            self.i += 1;
+        }
+        (self.i > start).then_some(())
+    }
+
+    /// A brace in JSX markup: an attribute value, a spread attribute, an expression
+    /// container.
+    fn jsx_brace(&mut self) {
+        self.begin();
+        self.i += 1;
+        let mut frame = Frame::new(b'{');
+        frame.jsx = true;
+        self.frames.push(frame);
+        self.after(true, true, false);
+    }
+
+    /// A JSX element or fragment at the `<` at `self.i` (where an expression may start).
+    fn jsx_element(&mut self) -> Option<()> {
+        self.begin();
+        self.decl_step(Tok::Other);
+        self.i += 1;
+        self.jsx_space()?;
+        self.begin();
+        if self.at(self.i) == b'>' {
+            self.i += 1;
+            self.frames.push(Frame::new(CHILDREN));
+        } else {
+            self.jsx_name()?;
+            self.frames.push(Frame::new(TAG));
+        }
+        Some(())
+    }
+
+    /// One step in an opening tag: an attribute, its end (`>` or `/>`).
+    fn jsx_tag(&mut self) -> Option<()> {
+        self.jsx_space()?;
+        match self.at(self.i) {
+            b'/' => {
+                self.begin();
+                self.i += 1;
+                self.jsx_space()?;
+                if self.at(self.i) != b'>' {
+                    return None;
+                }
+                self.begin();
+                self.i += 1;
+                self.frames.pop();
+                self.jsx_done();
+            }
+            b'>' => {
+                self.begin();
+                self.i += 1;
+                self.frame().open = CHILDREN;
+            }
+            b'{' => self.jsx_brace(),
+            _ => {
+                self.begin();
+                self.jsx_name()?;
+                self.jsx_space()?;
+                if self.at(self.i) == b'=' {
+                    self.begin();
+                    self.i += 1;
+                    self.jsx_space()?;
+                    match self.at(self.i) {
+                        q @ (b'"' | b'\'') => self.jsx_string(q)?,
+                        b'{' => self.jsx_brace(),
+                        b'<' => self.jsx_element()?,
+                        _ => return None,
+                    }
+                }
+            }
+        }
+        Some(())
+    }
+
+    /// A JSX attribute string: no escapes, rows may break.
+    fn jsx_string(&mut self, quote: u8) -> Option<()> {
+        self.begin();
+        let (start, row) = (self.i, self.row);
+        self.i += 1;
+        loop {
+            match *self.src.get(self.i)? {
+                b if b == quote => break,
+                b'\n' => self.row += 1,
+                _ => {}
+            }
+            self.i += 1;
+        }
+        self.i += 1;
+        if self.row > row {
+            self.lines.span(self.src, start, self.i, row);
+        }
+        Some(())
+    }
+
+    /// One step in an element's children: text, then an expression container, a child
+    /// element or the closing tag.
+    fn jsx_children(&mut self) -> Option<()> {
+        let (start, row) = (self.i, self.row);
+        loop {
+            match *self.src.get(self.i)? {
+                b'<' | b'{' => break,
+                b'>' | b'}' => return None,
+                b'\n' => self.row += 1,
+                _ => {}
+            }
+            self.i += 1;
+        }
+        if self.i > start {
+            // Text: a leaf of the tree (quotes and `//` in it are plain text).
+            self.lines.span(self.src, start, self.i, row);
+        }
+        if self.at(self.i) == b'{' {
+            self.jsx_brace();
+            return Some(());
+        }
+        let (open, open_row) = (self.i, self.row);
+        self.i += 1;
+        self.jsx_space()?;
+        if self.at(self.i) != b'/' {
+            self.i = open;
+            self.row = open_row;
+            return self.jsx_element();
+        }
+        self.lines.row(open_row);
+        self.begin();
+        self.i += 1;
+        self.jsx_space()?;
+        if self.at(self.i) != b'>' {
+            self.begin();
+            self.jsx_name()?;
+            self.jsx_space()?;
+        }
+        if self.at(self.i) != b'>' {
+            return None;
+        }
+        self.begin();
+        self.i += 1;
+        self.frames.pop();
+        self.jsx_done();
+        Some(())
+    }
+
+    /// An element ended: the markup around it goes on, or the code.
+    fn jsx_done(&mut self) {
+        if !matches!(self.frames.last().map(|f| f.open), Some(TAG | CHILDREN)) {
+            self.after(false, false, false);
+        }
     }
 
     fn question(&mut self) {
@@ -1105,16 +1312,33 @@ mod tests {
     }
 
     #[test]
-    fn jsx_hands_the_file_to_the_parser_but_not_in_typescript() {
-        assert_eq!(
-            lex(b"const a = <div>{x}</div>;\n", Dialect::JavaScript),
-            None
-        );
-        assert_eq!(lex(b"const a = <></>;\n", Dialect::Tsx), None);
-        assert_eq!(lex(b"return (<A b=\"c\" />);\n", Dialect::Tsx), None);
+    fn jsx_markup_is_read_as_markup() {
+        let src = "import React from 'react';\nconst f = () => (\n  <div className=\"a\" id={x ? 1 : 2}>\n    it's // not a comment, if (x) \"nor a string\n    {/* c */}\n    {a && <b/>}\n\n    <Foo.Bar {...props} data-x='y' disabled>text &amp; more</Foo.Bar>\n    {list.map((i) => <li key={i}>{require('./i')}</li>)}\n  </div>\n);\nconst g = <></>;\nconst s = <a title=\"multi\n\nline\" b=<c/>>x</a>;\nif (y) <a/>;\nconst h = a < b ? <c /> : null;\n";
+        // Every row but the blank ones (the one in the attribute string too); 1 + `?` + `&&`
+        // + `if` + `?`.
+        let expected = (15, 5, vec!["import React from 'react'", "require('./i')"]);
+        assert_eq!(summary("a.jsx", src), expected);
+        assert_eq!(summary("a.tsx", src), expected);
+        assert!(agree("a.jsx", src));
+        assert!(agree("a.tsx", src));
+    }
+
+    #[test]
+    fn unusual_jsx_hands_the_file_to_the_parser_but_typescript_has_none() {
+        for src in [
+            "const f = <T,>(x: T) => x;\n",
+            "const a = <Foo<T> x={1} />;\n",
+            "const a = <div>{x}</div\n",
+            "const a = <div>a > b</div>;\n",
+            "const a = <div x=1 />;\n",
+            "const a = <!-- x -->;\n",
+        ] {
+            assert_eq!(lex(src.as_bytes(), Dialect::Tsx), None, "{src}");
+        }
         // A type assertion and generics in TypeScript; comparisons everywhere.
         let src = "const a = <T>b;\nconst c = f<T>(d) < e;\n";
         assert_eq!(summary("a.ts", src), (2, 1, vec![]));
+        assert!(agree("a.ts", src));
         assert!(lex(b"if (a < b) c();\n", Dialect::Tsx).is_some());
     }
 
@@ -1508,6 +1732,88 @@ label: {
 export default Bus;
 "#,
         ),
+        (
+            "src/components/App.tsx",
+            r#"import React, { useEffect, useState, type ReactNode } from 'react';
+import type { User } from '../types';
+import { fetchUsers } from '../api';
+import styles from './App.module.css';
+
+interface Props {
+    title?: string;
+    children?: ReactNode;
+    onSelect?(user: User): void;
+}
+
+const Badge = ({ n }: { n: number }) => <span className={styles.badge}>{n > 99 ? '99+' : n}</span>;
+
+export function App({ title = 'Users', children, onSelect }: Props) {
+    const [users, setUsers] = useState<User[]>([]);
+    const [error, setError] = useState<string | null>(null);
+
+    useEffect(() => {
+        let cancelled = false;
+        fetchUsers()
+            .then((list) => !cancelled && setUsers(list))
+            .catch((e: Error) => setError(e.message));
+        return () => {
+            cancelled = true;
+        };
+    }, []);
+
+    if (error) {
+        return <p role="alert">Failed: {error}</p>;
+    }
+
+    return (
+        <>
+            <h1 title={`${title} (${users.length})`}>
+                {title} &mdash; it's "quoted" // plain text
+            </h1>
+            {users.length === 0 && <p>Loading...</p>}
+            <ul>
+                {users.map((u) =>
+                    u.active ? (
+                        <li key={u.id} onClick={() => onSelect?.(u)} data-admin={u.admin || undefined}>
+                            {u.name} <Badge n={u.unread ?? 0} />
+                        </li>
+                    ) : null,
+                )}
+            </ul>
+            {/* a comment in a container */}
+            {children}
+        </>
+    );
+}
+
+export default App;
+"#,
+        ),
+        (
+            "src/list.jsx",
+            r#"import PropTypes from 'prop-types';
+const Row = require('./Row');
+
+export default function List({ items, render = (x) => <b>{x}</b> }) {
+    const empty = items.length === 0;
+    return (
+        <div
+            className="list"
+            style={{ display: empty ? 'none' : 'block' }}
+        >
+            {items.map((item, i) => (
+                <Row key={i} last={i === items.length - 1}>
+                    {render(item)}
+                </Row>
+            ))}
+            {empty || <footer>{items.length} items</footer>}
+        </div>
+    );
+}
+
+List.propTypes = { items: PropTypes.array.isRequired };
+"#,
+        ),
     ];
 
     #[test]
@@ -1516,7 +1822,7 @@ export default Bus;
             let lang = Language::of_path(path).unwrap();
             let full = extract_full(path, lang, src.as_bytes()).unwrap();
             assert_eq!(full.first_error_line, None, "{path}");
-            assert!(full.complexity > 5, "{path}: {full:?}");
+            assert!(full.complexity > 2, "{path}: {full:?}");
             assert!(
                 full.imports.is_empty() == path.ends_with("math.mts"),
                 "{path}"
@@ -1681,11 +1987,19 @@ export default Bus;
         "   ",
     ];
 
+    /// JSX statements, mixed into the random files read as JavaScript and TSX.
+    const JSX_STATEMENTS: &[&str] = &[
+        "const e = <div className=\"a\" id={x ? 1 : 2}>text {y && <b/>} more</div>;",
+        "const f = <>\n  <A {...p} b='c' d />\n  it's // text\n\n  {/* c */}\n</>;",
+        "const g = cond ? <X.Y z={require('./z')} /> : <W>{list.map(i => <li key={i}>{i}</li>)}</W>;",
+        "const h = (\n  <p title=\"two\nrows\">\n    {a ?? b}\n  </p>\n);",
+    ];
+
     mod prop {
         use super::*;
         use proptest::prelude::*;
 
-        fn assemble(picks: &[(usize, u8)]) -> String {
+        fn assemble(picks: &[(usize, u8)], jsx: bool) -> String {
             let mut out = String::new();
             let mut open = 0;
             for &(i, wrap) in picks {
@@ -1700,7 +2014,11 @@ export default Bus;
                     }
                     _ => {}
                 }
-                let stmt = STATEMENTS[i % STATEMENTS.len()];
+                let stmt = if jsx && i % 5 == 0 {
+                    JSX_STATEMENTS[i % JSX_STATEMENTS.len()]
+                } else {
+                    STATEMENTS[i % STATEMENTS.len()]
+                };
                 // Module declarations only at the top level.
                 if open == 0 || !(stmt.starts_with("import ") || stmt.starts_with("export ")) {
                     out.push_str(stmt);
@@ -1722,8 +2040,8 @@ export default Bus;
             fn random_files_of_statements_agree_with_the_tree(
                 picks in proptest::collection::vec((0usize..64, 0u8..6), 0..30),
             ) {
-                let src = assemble(&picks);
-                for path in ["a.js", "a.ts", "a.tsx"] {
+                for (path, jsx) in [("a.js", false), ("a.ts", false), ("a.tsx", false), ("a.jsx", true), ("b.tsx", true)] {
+                    let src = assemble(&picks, jsx);
                     let full = extract_full(path, Language::of_path(path).unwrap(), src.as_bytes()).unwrap();
                     prop_assert_eq!(full.first_error_line, None, "{}", src);
                     prop_assert!(agree(path, &src), "{}: not taken\n{}", path, src);
