@@ -36,7 +36,9 @@ pub(crate) enum Dialect {
 /// `<!--` and `-->` (comments to tree-sitter only in some parser states), and JSX it does not
 /// follow: an element left open, `>` or `}` in text, an attribute value that is not a
 /// string, a brace or an element, type arguments on a tag (`<Foo<T> />`) or a TSX generic
-/// arrow function (`<T,>(x: T) => x`, read as a tag).
+/// arrow function (`<T,>(x: T) => x`, read as a tag). In JavaScript also for a Flow file
+/// (`@flow` in its first 4 KiB) and a `?` before `:`, `,`, `)`, `]`, `;` or `=` (an
+/// optional mark: a syntax error there).
 ///
 /// Complexity: 1 + `if`, `for`, `while` (not the one closing a `do … while`), `do`, `case`,
 /// `catch`, `&&`, `||`, `??` and the `?` of a conditional expression. A keyword is a property
@@ -60,6 +62,9 @@ pub(crate) enum Dialect {
 /// - a syntax error the scanner does not notice is not reported, and the tree's error
 ///   recovery may count differently.
 pub(crate) fn lex(source: &[u8], dialect: Dialect) -> Option<Lexed> {
+    if dialect == Dialect::JavaScript && is_flow(source) {
+        return None;
+    }
     let mut s = Scanner::new(source, dialect);
     s.run()?;
     Some(Lexed {
@@ -67,6 +72,13 @@ pub(crate) fn lex(source: &[u8], dialect: Dialect) -> Option<Lexed> {
         complexity: s.complexity,
         regions: s.regions,
     })
+}
+
+/// Whether a JavaScript file declares Flow types (`@flow` near its start): tree-sitter reads
+/// their annotations as syntax errors.
+fn is_flow(source: &[u8]) -> bool {
+    let head = &source[..source.len().min(4096)];
+    head.windows(5).any(|w| w == b"@flow")
 }
 
 /// One open bracket (or the file itself, at the bottom of the stack).
@@ -458,7 +470,7 @@ impl<'a> Scanner<'a> {
                 }
                 b'(' | b'[' | b'{' => self.open(b),
                 b')' | b']' | b'}' => self.close(b)?,
-                b'?' => self.question(),
+                b'?' => self.question()?,
                 b'&' | b'|' => {
                     if self.at(self.i + 1) == b {
                         if self.at(self.i + 2) == b'=' {
@@ -864,6 +876,8 @@ impl<'a> Scanner<'a> {
                 }
             }
             b'{' => {
+                // `import … with {`: no condition follows.
+                self.cond_next = false;
                 let obj = self.obj;
                 let outer = self.frame();
                 if outer.heading && !obj {
@@ -1098,7 +1112,7 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    fn question(&mut self) {
+    fn question(&mut self) -> Option<()> {
         let (n1, n2) = (self.at(self.i + 1), self.at(self.i + 2));
         if n1 == b'?' {
             if n2 == b'=' {
@@ -1107,19 +1121,24 @@ impl<'a> Scanner<'a> {
                 self.complexity = self.complexity.saturating_add(1);
                 self.op(2, true, true);
             }
-            return;
+            return Some(());
         }
         if n1 == b'.' && !n2.is_ascii_digit() {
             self.op(2, false, false);
             self.dot = true;
-            return;
+            return Some(());
+        }
+        let next = self.at(self.next_sig(self.i + 1));
+        let mark = matches!(next, b':' | b',' | b')' | b']' | b';' | b'=');
+        if mark && !self.ts {
+            // An optional mark in JavaScript: Flow, or a syntax error.
+            return None;
         }
         let counted = !self.ts || {
-            let next = self.at(self.next_sig(self.i + 1));
             let adjacent_call =
                 matches!(n1, b'(' | b'<') && self.name_like && self.prev_end == self.i;
             let f = self.frame();
-            if matches!(next, b':' | b',' | b')' | b']' | b';' | b'=') || adjacent_call {
+            if mark || adjacent_call {
                 false
             } else if f.extends == 0 {
                 // A conditional type; a chained one has its own `extends`.
@@ -1133,6 +1152,7 @@ impl<'a> Scanner<'a> {
             self.complexity = self.complexity.saturating_add(1);
         }
         self.op(1, true, true);
+        Some(())
     }
 }
 
@@ -1371,6 +1391,18 @@ mod tests {
             "@#",
         ] {
             assert_eq!(lex(src.as_bytes(), Dialect::TypeScript), None, "{src:?}");
+        }
+        // Flow and TypeScript's optional marks in JavaScript.
+        for src in [
+            "// @flow\nconst a = 1;\n",
+            "function f(a?: number) {}\n",
+            "f(a?, b);\n",
+        ] {
+            assert_eq!(lex(src.as_bytes(), Dialect::JavaScript), None, "{src:?}");
+            assert!(
+                lex(src.as_bytes(), Dialect::TypeScript).is_some(),
+                "{src:?}"
+            );
         }
     }
 
