@@ -843,7 +843,9 @@ impl<'a> Scanner<'a> {
             }
             b"else" => next = (true, false),
             b"return" | b"typeof" | b"instanceof" | b"in" | b"of" | b"new" | b"delete"
-            | b"void" | b"throw" | b"yield" | b"await" => next = (true, true),
+            | b"throw" | b"yield" | b"await" => next = (true, true),
+            // `void` may end a return type: `(): void {` opens a body.
+            b"void" => next = (true, false),
             b"import" if !self.region_open() => {
                 self.start_decl(Decl::ImportStart, start);
             }
@@ -1328,6 +1330,15 @@ mod tests {
         let src = "interface I { a?: number; m?(): void; n?<T>(x: T): T; }\ntype M<T> = { [K in keyof T]-?: T[K] };\ntype P<T> = { +readonly [K in keyof T]+?: T[K] };\ntype C<T> = T extends string ? 'a' : T extends number ? 'b' : never;\ntype D<T extends object = {}> = T;\nfunction f(a?: number, b?, c = a ? 1 : 2): void {}\nclass K { x?: string; y? = 1; m?(): void; }\ntype Tup = [a?: string, b?];\nconst g = <T extends unknown>(x: T) => (x ? 1 : 2);\ntype U<T> = T extends (infer V)[] ? V : T extends Array<infer W> ? W : never;\nconst h = cond ? (a) : b;\n";
         // 1 + `c = a ? 1 : 2` + `x ? 1 : 2` + `cond ? (a) : b`
         assert_eq!(summary("a.ts", src).1, 4);
+        assert!(agree("a.ts", src));
+    }
+
+    #[test]
+    fn a_body_after_a_return_type_is_a_block() {
+        // `void`, a name, `]`, `>` or a type literal before `{`: the keywords in the body
+        // count (an object literal's would not).
+        let src = "function f(): void { if (a) {} }\nclass A { m(): void { for (;;) {} } n(): string[] { while (b) {} } }\nconst o = { p(): Promise<void> { do {} while (c); }, q(): { r: 1 } { switch (d) { case 1: } } };\n";
+        assert_eq!(summary("a.ts", src), (3, 6, vec![]));
         assert!(agree("a.ts", src));
     }
 
