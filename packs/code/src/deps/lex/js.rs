@@ -1342,6 +1342,51 @@ mod tests {
         assert!(agree("a.ts", src));
     }
 
+    /// TypeScript idioms, one file each.
+    const TS_IDIOMS: &[&str] = &[
+        r#"const f = <T extends object>(x: T): T extends string ? 1 : 2 => (x ? 1 : 2) as any;"#,
+        r#"type G<T = X extends Y ? 1 : 2> = T;"#,
+        r#"function g<T>(x: T extends string ? 1 : 2, y?: number) { return y ? x : 0; }"#,
+        r#"const u = useCallback<(a?: number) => void>((a) => a && b(), []);"#,
+        r#"let x: typeof import('./m') = a!.b ? a! : b;"#,
+        r#"for (const [k, v] of Object.entries(o)) if (k) continue;"#,
+        r#"const v = a?.(b) ? a?.[c] : d?.e;"#,
+        r#"abstract class H { declare x?: number; override m?(): void; accessor y = 1; static { if (z) w(); } }"#,
+        r#"namespace N { export const a = b ? 1 : 2; export namespace M {} }"#,
+        r#"enum E { A = 1 << 0, B = A | 2, C = 'c'.length }"#,
+        r#"declare module 'x' { import y = require('z'); export = y; }"#,
+        r#"function isS(x: unknown): x is string { return typeof x === 'string' || x instanceof String; }"#,
+        r#"const w = <const T,>(x: T) => x;"#,
+        r#"const o = { a: 1 } satisfies Record<string, number>;"#,
+        r#"export default class extends Base { if() { return this.case ? 1 : 2; } }"#,
+        r#"function h(this: Window, ...rest: any[]): asserts this is Window { while (rest.length) rest.pop(); }"#,
+        r#"type Fn = new (...args: any[]) => object;"#,
+        r#"let t: [a: string, b?: number, ...rest: boolean[]];"#,
+        r#"label: while (true) { do { continue label; } while (false); }"#,
+        r#"const re = x ? /a/ : /b/g;"#,
+        r#"x = y / z / w; x /= 2; x = a++ / 2;"#,
+        r#"async function* gen() { for await (const x of src) yield x; }"#,
+        r#"const q = cond
+  ? a
+  : b;"#,
+        r#"type Getters<T> = { [K in keyof T as `get${Capitalize<string & K>}`]: () => T[K] };"#,
+        r#"function over(a: string): void;
+function over(a: number): void;
+function over(a: any) { if (a) {} }"#,
+        r#"const big = 123n * 0x1Fn + 1_000.5e-3;"#,
+        r#"import json from './data.json' with { type: 'json' };
+if (a) b(); f(a) / 2;"#,
+    ];
+
+    #[test]
+    fn typescript_idioms_agree_with_the_tree() {
+        for src in TS_IDIOMS {
+            let full = extract_full("a.ts", Language::TypeScript, src.as_bytes()).unwrap();
+            assert_eq!(full.first_error_line, None, "{src}");
+            assert!(agree("a.ts", src), "not taken: {src}");
+        }
+    }
+
     #[test]
     fn jsx_markup_is_read_as_markup() {
         let src = "import React from 'react';\nconst f = () => (\n  <div className=\"a\" id={x ? 1 : 2}>\n    it's // not a comment, if (x) \"nor a string\n    {/* c */}\n    {a && <b/>}\n\n    <Foo.Bar {...props} data-x='y' disabled>text &amp; more</Foo.Bar>\n    {list.map((i) => <li key={i}>{require('./i')}</li>)}\n  </div>\n);\nconst g = <></>;\nconst s = <a title=\"multi\n\nline\" b=<c/>>x</a>;\nif (y) <a/>;\nconst h = a < b ? <c /> : null;\n";
