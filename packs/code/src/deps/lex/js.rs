@@ -2197,8 +2197,8 @@ List.propTypes = { items: PropTypes.array.isRequired };
             .iter()
             .filter_map(|p| {
                 let name = p.to_str()?.to_owned();
-                Language::of_path(&name)?;
-                Some((name, std::fs::read(p).ok()?))
+                (Language::of_path(&name)? != Language::Python)
+                    .then(|| Some((name, std::fs::read(p).ok()?)))?
             })
             .collect();
         assert!(
