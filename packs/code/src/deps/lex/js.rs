@@ -843,7 +843,7 @@ impl<'a> Scanner<'a> {
             }
             b"else" => next = (true, false),
             b"return" | b"typeof" | b"instanceof" | b"in" | b"of" | b"new" | b"delete"
-            | b"throw" | b"yield" | b"await" => next = (true, true),
+            | b"throw" | b"yield" | b"await" | b"default" => next = (true, true),
             // `void` may end a return type: `(): void {` opens a body.
             b"void" => next = (true, false),
             b"import" if !self.region_open() => {
@@ -1299,8 +1299,8 @@ mod tests {
 
     #[test]
     fn keywords_as_property_names_are_not_decision_points() {
-        let src = "p.catch(e => e).finally(f);\nq?.catch(g);\nconst o = { case: 1, if: 2, for: 3, while() {}, do: 4, catch(e) {} };\nx.if = y.for + z.while;\nclass C { catch(e) { return e; } if() {} }\n";
-        assert_eq!(summary("a.ts", src), (5, 1, vec![]));
+        let src = "p.catch(e => e).finally(f);\nq?.catch(g);\nconst o = { case: 1, if: 2, for: 3, while() {}, do: 4, catch(e) {} };\nx.if = y.for + z.while;\nclass C { catch(e) { return e; } if() {} }\nexport default { catch() {}, for() {} };\n";
+        assert_eq!(summary("a.ts", src), (6, 1, vec![]));
         assert!(agree("a.ts", src));
         assert!(agree("a.js", src));
     }
