@@ -778,7 +778,8 @@ mod tests {
     }
 
     /// Agreement with the full parse on every `.py` file under `$CADRE_LEX_CORPUS` (a
-    /// development check on large real corpora, such as the Python standard library).
+    /// development check on large real corpora, such as the Python standard library), and
+    /// the time of each per byte (run it with `--release`).
     #[test]
     #[ignore = "needs CADRE_LEX_CORPUS"]
     #[allow(clippy::print_stderr)] // a development report
@@ -786,6 +787,7 @@ mod tests {
         use crate::deps::extract::{EdgeKind, Language, extract_full};
         let root = std::env::var("CADRE_LEX_CORPUS").expect("CADRE_LEX_CORPUS");
         let (mut files, mut fell_back, mut broken, mut disagree) = (0, 0, 0, 0);
+        let (mut bytes, mut lex_time, mut full_time) = (0usize, 0.0f64, 0.0f64);
         for entry in ignore::WalkBuilder::new(root).build().flatten() {
             let path = entry.path();
             if path.extension().is_none_or(|e| e != "py") {
@@ -795,12 +797,18 @@ mod tests {
                 continue;
             };
             files += 1;
+            bytes += src.len();
+            let t = std::time::Instant::now();
             let full = extract_full("m.py", Language::Python, &src).unwrap();
+            full_time += t.elapsed().as_secs_f64();
             if full.first_error_line.is_some() {
                 broken += 1;
                 continue;
             }
-            let Some(lexed) = lex(&src) else {
+            let t = std::time::Instant::now();
+            let lexed = lex(&src);
+            lex_time += t.elapsed().as_secs_f64();
+            let Some(lexed) = lexed else {
                 fell_back += 1;
                 eprintln!("fell back: {}", path.display());
                 continue;
@@ -834,7 +842,10 @@ mod tests {
             }
         }
         eprintln!(
-            "{files} files: {broken} do not parse, {fell_back} fell back, {disagree} disagree"
+            "{files} files: {broken} do not parse, {fell_back} fell back, {disagree} disagree; \
+             scanner {:.1} ns/byte, full parse {:.1} ns/byte (of {bytes} bytes)",
+            lex_time * 1e9 / bytes as f64,
+            full_time * 1e9 / bytes as f64,
         );
         assert_eq!(disagree, 0);
     }
