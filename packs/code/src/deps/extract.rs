@@ -6,7 +6,7 @@
 //! overflow the thread's stack; a tree with errors is still scanned for what parsed.
 
 use serde::Serialize;
-use tree_sitter::{Node, Parser, Tree};
+use tree_sitter::{Node, Parser, Tree, TreeCursor};
 
 /// The languages the analyzer reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -352,8 +352,7 @@ impl Parsers {
             let k = starts.partition_point(|&s| s <= row).saturating_sub(1);
             (k, row - starts[k])
         };
-        let mut cursor = tree.walk();
-        loop {
+        preorder(&tree, |cursor, _| {
             let node = cursor.node();
             let f = grammar
                 .flags
@@ -381,18 +380,9 @@ impl Parsers {
                     .saturating_add(offset)
                     .saturating_add(1);
             }
-            if cursor.goto_first_child() {
-                continue;
-            }
-            loop {
-                if cursor.goto_next_sibling() {
-                    break;
-                }
-                if !cursor.goto_parent() {
-                    return Some(out);
-                }
-            }
-        }
+            true
+        });
+        Some(out)
     }
 
     /// A full parse and scan, with or without the inert-subtree shortcut of [`scan`].
@@ -565,10 +555,8 @@ fn scan(
     let rows = source.iter().filter(|&&b| b == b'\n').count() + 1;
     let mut code_rows = vec![false; rows];
     let mut stack: Vec<Frame> = Vec::new();
-    let mut cursor = root.walk();
-    let mut depth = 0usize;
     let python = lang == Language::Python;
-    loop {
+    preorder(tree, |cursor, depth| {
         let node = cursor.node();
         stack.truncate(depth);
         let parent = stack.last().copied().unwrap_or_default();
@@ -625,7 +613,20 @@ fn scan(
             descend = false;
         }
         stack.push(frame);
-        if descend && cursor.goto_first_child() {
+        descend
+    });
+    out.lines = count_code(&code_rows, source);
+    out.first_error_line = first_error(root);
+    out
+}
+
+/// Visits the nodes of `tree` in preorder with one cursor (no recursion, so no depth limit):
+/// `visit(cursor, depth)` sees each node, and returns whether to visit its children.
+fn preorder<'t>(tree: &'t Tree, mut visit: impl FnMut(&TreeCursor<'t>, usize) -> bool) {
+    let mut cursor = tree.walk();
+    let mut depth = 0usize;
+    loop {
+        if visit(&cursor, depth) && cursor.goto_first_child() {
             depth += 1;
             continue;
         }
@@ -634,9 +635,7 @@ fn scan(
                 break;
             }
             if !cursor.goto_parent() {
-                out.lines = count_code(&code_rows, source);
-                out.first_error_line = first_error(root);
-                return out;
+                return;
             }
             depth -= 1;
         }
