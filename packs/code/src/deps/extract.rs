@@ -1284,6 +1284,23 @@ mod tests {
         assert!(out.first_error_line.is_some());
     }
 
+    #[test]
+    fn a_byte_order_mark_changes_nothing() {
+        let mut parsers = Parsers::new().unwrap();
+        let py = "\u{feff}import os\nfrom . import a\n";
+        let js = "\u{feff}import a from './a';\nconst b = require('./b');\n";
+        for (path, lang, src) in samples(py, js) {
+            let fast = parsers.extract(path, lang, src.as_bytes());
+            assert_eq!(
+                fast,
+                parsers.extract_full(path, lang, src.as_bytes()),
+                "{path}"
+            );
+            assert_eq!(fast.imports.len(), 2, "{path}");
+            assert_eq!(fast.imports[0].line, 1, "{path}");
+        }
+    }
+
     /// The Python and JS sources scanned as each language, with the shortcut and without:
     /// `(path, with, without)`.
     fn shortcut_and_exhaustive(

@@ -24,11 +24,17 @@ const MAX_FSTRING_DEPTH: u32 = 8;
 
 /// Scans a Python file; `None` when the file must be parsed in full.
 pub(crate) fn lex(source: &[u8]) -> Option<Lexed> {
+    // A UTF-8 byte order mark is no part of the first line.
+    let start = if source.starts_with(b"\xef\xbb\xbf") {
+        3
+    } else {
+        0
+    };
     let mut lx = Lexer {
         src: source,
-        i: 0,
+        i: start,
         row: 0,
-        row_start: 0,
+        row_start: start,
         loc: LineCounter::default(),
         complexity: 1,
         regions: Vec::new(),
@@ -731,6 +737,15 @@ mod tests {
         let src = "\"\"\"a\\n\n\nb {{x}}\n\"\"\"\nfrom x import (\n    a,\n    # c\n)\n";
         assert_eq!(lex(src.as_bytes()).unwrap().lines, 6);
         agrees(src);
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped() {
+        agrees("\u{feff}import os\nif TYPE_CHECKING:\n    import a\n");
+        assert_eq!(
+            regions("\u{feff}import os\n"),
+            vec![("import os", 0, false)]
+        );
     }
 
     #[test]
