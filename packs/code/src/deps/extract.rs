@@ -914,7 +914,7 @@ fn js_call(node: Node<'_>, source: &[u8], fields: Fields, out: &mut Vec<RawImpor
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn py(src: &str) -> Vec<RawImport> {
@@ -1170,7 +1170,7 @@ mod tests {
         "try: pass\nexcept E: pass",
         "if x: from . import k",
     ];
-    const JS_LINES: &[&str] = &[
+    pub(crate) const JS_LINES: &[&str] = &[
         "import a from './a';",
         "import type { T } from './t';",
         "export * from './f';",

@@ -1956,49 +1956,7 @@ List.propTypes = { items: PropTypes.array.isRequired };
     ];
 
     /// The sample lines of `extract.rs`'s tests.
-    const JS_LINES: &[&str] = &[
-        "import a from './a';",
-        "import type { T } from './t';",
-        "export * from './f';",
-        "export { g } from './g';",
-        "export const h = 1;",
-        "const r = require('./r');",
-        "const l = () => import('./lazy');",
-        "if (x) {",
-        "} else {",
-        "}",
-        "for (const i of y) {",
-        "while (a && b) { f(); }",
-        "do { g(); } while (c || d);",
-        "switch (x) { case 1: break; default: }",
-        "try { h(); } catch (e) { k(); }",
-        "const t = a ? b : c;",
-        "const n = a ?? b;",
-        "const s = `tpl ${a ? 1 : 2}`;",
-        "const m = `multi\nline`;",
-        "// comment",
-        "/* block\n comment */",
-        "const d = x / y;",
-        "const o = { a: 1,\n  b: 2 };",
-        "function f(x) {",
-        "  return x - 1;",
-        "let v = f(x, (y));",
-        "const j = <div>{v}</div>;",
-        "<!-- html comment",
-        "const broken = (;",
-        "",
-        "const a = p && q;",
-        "const b = p || q;",
-        "const c = p ?? q;",
-        "f(require('./x'));",
-        "g(import('./y'));",
-        "for (;;) break;",
-        "if (a) b();",
-        "do x(); while (y);",
-        "try { f(); } catch { g(); }",
-        "const e = `${require('./z')}`;",
-        "k(x > 1, y - 2);",
-    ];
+    use crate::deps::extract::tests::JS_LINES;
 
     /// Every test snippet, read as JavaScript, TypeScript and TSX: where the tree parses it
     /// without error and the scanner takes it, they agree.

@@ -623,28 +623,42 @@ enum TokenKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::deps::extract::{EdgeKind, Extracted, Language, extract_full};
+
+    /// Where the scan of `src` disagrees with the full parse `full`: lines of code,
+    /// complexity, and imports outside every region of their kind.
+    fn disagreements(src: &[u8], lexed: &Lexed, full: &Extracted) -> Vec<String> {
+        let mut problems = Vec::new();
+        if lexed.lines != full.lines {
+            problems.push(format!("lines {} vs {}", lexed.lines, full.lines));
+        }
+        if lexed.complexity != full.complexity {
+            problems.push(format!(
+                "complexity {} vs {}",
+                lexed.complexity, full.complexity
+            ));
+        }
+        for import in &full.imports {
+            let inside = lexed.regions.iter().any(|r| {
+                let rows = src[r.start..r.end].iter().filter(|&&b| b == b'\n').count() as u32;
+                (r.row + 1..=r.row + 1 + rows).contains(&import.line)
+                    && r.type_only == (import.kind == EdgeKind::TypeOnly)
+            });
+            if !inside {
+                problems.push(format!("{import:?} is in no region of {:?}", lexed.regions));
+            }
+        }
+        problems
+    }
 
     /// Asserts that the scan of `src` agrees with the full parse: lines of code, complexity,
     /// and every import's line inside a region of its kind.
     pub(crate) fn agrees(src: &str) {
-        use crate::deps::extract::{EdgeKind, Language, extract_full};
         let full = extract_full("m.py", Language::Python, src.as_bytes()).unwrap();
         assert_eq!(full.first_error_line, None, "the sample must parse:\n{src}");
         let lexed = lex(src.as_bytes()).unwrap_or_else(|| panic!("the scan gave up on:\n{src}"));
-        assert_eq!(lexed.lines, full.lines, "lines of code of:\n{src}");
-        assert_eq!(lexed.complexity, full.complexity, "complexity of:\n{src}");
-        for import in &full.imports {
-            let inside = lexed.regions.iter().any(|r| {
-                let rows = src[r.start..r.end].matches('\n').count() as u32;
-                (r.row + 1..=r.row + 1 + rows).contains(&import.line)
-                    && r.type_only == (import.kind == EdgeKind::TypeOnly)
-            });
-            assert!(
-                inside,
-                "{import:?} is in no region of {:?}:\n{src}",
-                lexed.regions
-            );
-        }
+        let problems = disagreements(src.as_bytes(), &lexed, &full);
+        assert!(problems.is_empty(), "{problems:?}:\n{src}");
     }
 
     fn regions(src: &str) -> Vec<(&str, u32, bool)> {
@@ -799,7 +813,6 @@ mod tests {
     #[ignore = "needs CADRE_LEX_CORPUS"]
     #[allow(clippy::print_stderr)] // a development report
     fn agrees_with_the_tree_on_a_corpus() {
-        use crate::deps::extract::{EdgeKind, Language, extract_full};
         let root = std::env::var("CADRE_LEX_CORPUS").expect("CADRE_LEX_CORPUS");
         let (mut files, mut fell_back, mut broken, mut disagree) = (0, 0, 0, 0);
         let (mut bytes, mut lex_time, mut full_time) = (0usize, 0.0f64, 0.0f64);
@@ -828,29 +841,7 @@ mod tests {
                 eprintln!("fell back: {}", path.display());
                 continue;
             };
-            let mut problems = Vec::new();
-            if lexed.lines != full.lines {
-                problems.push(format!("lines {} vs {}", lexed.lines, full.lines));
-            }
-            if lexed.complexity != full.complexity {
-                problems.push(format!(
-                    "complexity {} vs {}",
-                    lexed.complexity, full.complexity
-                ));
-            }
-            for import in &full.imports {
-                let inside = lexed.regions.iter().any(|r| {
-                    let rows = src[r.start..r.end].iter().filter(|&&b| b == b'\n').count() as u32;
-                    (r.row + 1..=r.row + 1 + rows).contains(&import.line)
-                        && r.type_only == (import.kind == EdgeKind::TypeOnly)
-                });
-                if !inside {
-                    problems.push(format!(
-                        "import at line {} ({:?})",
-                        import.line, import.kind
-                    ));
-                }
-            }
+            let problems = disagreements(&src, &lexed, &full);
             if !problems.is_empty() {
                 disagree += 1;
                 eprintln!("{}: {}", path.display(), problems.join("; "));
