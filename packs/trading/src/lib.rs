@@ -46,3 +46,4 @@ mod sampling;
 pub mod sentiment;
 mod simd;
 pub mod sizing;
+mod table;

@@ -27,49 +27,18 @@ pub fn load_csv(path: impl AsRef<Path>) -> Result<Bars> {
 ///
 /// The header must be `date,open,high,low,close,volume` (case and surrounding spaces ignored).
 /// Dates are RFC 3339 (`2026-01-05T14:30:00Z`, any offset, converted to UTC) or `YYYY-MM-DD`
-/// (midnight UTC). Fields may be double-quoted (without embedded commas). Blank lines are
-/// skipped. Every row must make a valid [`Bar`] and come strictly after the previous one.
+/// (midnight UTC). Fields may be double-quoted (and then hold commas and doubled quotes, but not
+/// line breaks). Blank lines are skipped. Every row must make a valid [`Bar`] and come strictly
+/// after the previous one.
 pub fn parse_csv(text: &str, source: &str) -> Result<Bars> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| (i + 1, l))
-        .filter(|(_, l)| !l.trim().is_empty());
-    let at = |line: usize, msg: String| Error::invalid_input(format!("{source}:{line}: {msg}"));
-    let Some((hline, header)) = lines.next() else {
-        return Err(Error::invalid_input(format!(
-            "{source}: empty file, expected the header `{}`",
-            COLUMNS.join(",")
-        )));
-    };
-    let names: Vec<String> = header
-        .split(',')
-        .map(|f| unquote(f).to_ascii_lowercase())
-        .collect();
-    if names != COLUMNS {
-        return Err(at(
-            hline,
-            format!(
-                "header is `{}`, expected `{}`",
-                header.trim(),
-                COLUMNS.join(",")
-            ),
-        ));
-    }
+    let at = |line: usize, msg: String| crate::table::error_at(source, line, msg);
     let mut bars = Bars::new();
-    for (line, row) in lines {
-        let fields: Vec<&str> = row.split(',').map(unquote).collect();
-        if fields.len() != COLUMNS.len() {
-            return Err(at(
-                line,
-                format!("{} fields, expected {}", fields.len(), COLUMNS.len()),
-            ));
-        }
-        let time = parse_date(fields[0]).map_err(|m| at(line, format!("field `date`: {m}")))?;
+    for row in crate::table::read(text, source, &COLUMNS, "")? {
+        let (line, fields) = (row.line, row.fields);
+        let time = parse_date(&fields[0]).map_err(|m| at(line, format!("field `date`: {m}")))?;
         let mut nums = [0.0; 5];
         for (k, slot) in nums.iter_mut().enumerate() {
-            let raw = fields[k + 1];
+            let raw = &fields[k + 1];
             *slot = raw.parse::<f64>().map_err(|_| {
                 at(
                     line,
@@ -84,14 +53,6 @@ pub fn parse_csv(text: &str, source: &str) -> Result<Bars> {
             .map_err(|e| at(line, format!("field `date`: {}", e.message())))?;
     }
     Ok(bars)
-}
-
-fn unquote(field: &str) -> &str {
-    let f = field.trim();
-    f.strip_prefix('"')
-        .and_then(|f| f.strip_suffix('"'))
-        .unwrap_or(f)
-        .trim()
 }
 
 pub(crate) fn parse_date(raw: &str) -> std::result::Result<DateTime<Utc>, String> {

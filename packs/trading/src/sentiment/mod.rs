@@ -144,125 +144,34 @@ pub fn load_headlines(path: impl AsRef<Path>) -> Result<Vec<Headline>> {
 ///
 /// `InvalidInput` as `source:line: field `name`: ...`.
 pub fn parse_headlines(text: &str, source: &str) -> Result<Vec<Headline>> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| (i + 1, l))
-        .filter(|(_, l)| !l.trim().is_empty());
-    let at = |line: usize, msg: String| Error::invalid_input(format!("{source}:{line}: {msg}"));
-    let Some((hline, header)) = lines.next() else {
-        return Err(Error::invalid_input(format!(
-            "{source}: empty file, expected the header `{}`",
-            COLUMNS.join(",")
-        )));
-    };
-    let names: Vec<String> = split_row(header)
-        .map_err(|m| at(hline, m))?
-        .iter()
-        .map(|f| f.trim().to_ascii_lowercase())
-        .collect();
-    if names != COLUMNS {
-        return Err(at(
-            hline,
-            format!(
-                "header is `{}`, expected `{}`",
-                header.trim(),
-                COLUMNS.join(",")
-            ),
-        ));
-    }
-    let mut out = Vec::new();
-    for (line, row) in lines {
-        let fields = split_row(row).map_err(|m| at(line, m))?;
-        if fields.len() != COLUMNS.len() {
-            return Err(at(
-                line,
-                format!(
-                    "{} fields, expected {} (quote a headline that has commas)",
-                    fields.len(),
-                    COLUMNS.len()
-                ),
-            ));
-        }
-        let time =
-            parse_date(fields[0].trim()).map_err(|m| at(line, format!("field `date`: {m}")))?;
-        let symbol = fields[1].trim();
-        if symbol.is_empty() {
-            return Err(at(line, "field `symbol`: is empty".into()));
-        }
-        let headline = fields[2].trim();
-        if headline.is_empty() {
-            return Err(at(line, "field `headline`: is empty".into()));
-        }
-        out.push(Headline {
-            time,
-            symbol: symbol.to_owned(),
-            text: headline.to_owned(),
-        });
-    }
-    Ok(out)
-}
-
-/// Splits one CSV row into fields (RFC 4180 quoting within the line).
-fn split_row(row: &str) -> std::result::Result<Vec<String>, String> {
-    let mut fields = Vec::new();
-    let mut chars = row.chars().peekable();
-    loop {
-        let mut field = String::new();
-        while chars.peek().is_some_and(|c| *c == ' ' || *c == '\t') {
-            chars.next();
-        }
-        if chars.peek() == Some(&'"') {
-            chars.next();
-            loop {
-                match chars.next() {
-                    None => {
-                        return Err(format!(
-                            "field {}: unterminated quoted field",
-                            fields.len() + 1
-                        ));
-                    }
-                    Some('"') if chars.peek() == Some(&'"') => {
-                        chars.next();
-                        field.push('"');
-                    }
-                    Some('"') => break,
-                    Some(c) => field.push(c),
-                }
+    let rows = crate::table::read(
+        text,
+        source,
+        &COLUMNS,
+        " (quote a headline that has commas)",
+    )?;
+    let at = |line: usize, msg: &str| crate::table::error_at(source, line, msg);
+    rows.into_iter()
+        .map(|row| {
+            // `read` checked the count: one field per column.
+            let mut fields = row.fields.into_iter();
+            let mut next = || fields.next().unwrap_or_default();
+            let (date, symbol, headline) = (next(), next(), next());
+            let time =
+                parse_date(&date).map_err(|m| at(row.line, &format!("field `date`: {m}")))?;
+            if symbol.is_empty() {
+                return Err(at(row.line, "field `symbol`: is empty"));
             }
-            while chars.peek().is_some_and(|c| c.is_whitespace()) {
-                chars.next();
+            if headline.is_empty() {
+                return Err(at(row.line, "field `headline`: is empty"));
             }
-            match chars.next() {
-                None => {
-                    fields.push(field);
-                    return Ok(fields);
-                }
-                Some(',') => fields.push(field),
-                Some(c) => {
-                    return Err(format!(
-                        "field {}: `{c}` after a closing quote (double a quote inside a quoted field)",
-                        fields.len() + 1
-                    ));
-                }
-            }
-        } else {
-            loop {
-                match chars.next() {
-                    None => {
-                        fields.push(field);
-                        return Ok(fields);
-                    }
-                    Some(',') => {
-                        fields.push(field);
-                        break;
-                    }
-                    Some(c) => field.push(c),
-                }
-            }
-        }
-    }
+            Ok(Headline {
+                time,
+                symbol,
+                text: headline,
+            })
+        })
+        .collect()
 }
 
 /// A headline with its score.
