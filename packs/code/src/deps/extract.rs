@@ -1,9 +1,13 @@
-//! Import extraction with tree-sitter: one pass over a file's syntax tree that finds its
-//! imports (with their line and kind), counts lines of code and decision points, and notes
-//! the first syntax error.
+//! Import extraction: a file's imports (with their line and kind), its lines of code and
+//! decision points, and the line of its first syntax error.
 //!
-//! The traversal is iterative (a tree cursor and a heap stack), so deeply nested input cannot
-//! overflow the thread's stack; a tree with errors is still scanned for what parsed.
+//! Two paths give the same result on every file that parses (agreement tests and the fuzz
+//! target check it): [`Parsers::extract`], the default, scans the file lexically
+//! ([`super::lex`]) and has tree-sitter parse only its import statements;
+//! [`Parsers::extract_full`] parses the whole file and scans its syntax tree, and is what the
+//! fast path falls back to. Tree traversals are iterative (a tree cursor and a heap stack), so
+//! deeply nested input cannot overflow the thread's stack; a tree with errors is still
+//! scanned for what parsed.
 
 use serde::Serialize;
 use tree_sitter::{Node, Parser, Tree, TreeCursor};
