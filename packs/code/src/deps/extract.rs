@@ -3,7 +3,7 @@
 //!
 //! Two paths give the same result on every file that parses (agreement tests and the fuzz
 //! target check it): [`Parsers::extract`], the default, scans the file lexically
-//! ([`super::lex`]) and has tree-sitter parse only its import statements;
+//! (`deps::lex`) and has tree-sitter parse only its import statements;
 //! [`Parsers::extract_full`] parses the whole file and scans its syntax tree, and is what the
 //! fast path falls back to. Tree traversals are iterative (a tree cursor and a heap stack), so
 //! deeply nested input cannot overflow the thread's stack; a tree with errors is still
@@ -282,7 +282,7 @@ impl Parsers {
     /// Extracts the imports, lines of code and complexity of `source`, read as the language of
     /// `path` (TSX for `.tsx`, the JSX-aware JavaScript grammar for every JavaScript file).
     ///
-    /// The fast path: a lexical scan ([`super::lex`]) counts lines and decision points and
+    /// The fast path: a lexical scan (`deps::lex`) counts lines and decision points and
     /// finds the import statements and calls, and tree-sitter parses only those. A file the
     /// scan cannot follow, or whose import statements do not parse, is parsed in full
     /// ([`Parsers::extract_full`]), which names the line of its first syntax error; a syntax
