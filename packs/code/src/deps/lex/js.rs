@@ -46,9 +46,10 @@ pub(crate) enum Dialect {
 /// a class body, an interface body or a brace that opens where an expression is expected (an
 /// object literal or a type literal). In TypeScript a `?` is not a decision point before `:`,
 /// `,`, `)`, `]`, `;` or `=` (optional marks), right between a name and `(` or `<` with no space
-/// on either side (an optional method `m?()`), or after an `extends` at the same bracket level
-/// outside a class or interface heading and outside `<…>` generic parameters (a conditional
-/// type).
+/// on either side (an optional method `m?()`), or after an `extends` at the same bracket level,
+/// also inside the `<…>` type arguments that follow it (a conditional type), unless that
+/// `extends` is a class or interface heading's own (a constraint in the heading's type
+/// parameters does count) or closed by the `>` of generic parameters.
 ///
 /// Known differences from the tree (none seen in formatted code):
 /// - TypeScript `a?(b):c` or `a?<b>c:d` written without spaces reads as an optional
@@ -97,7 +98,13 @@ struct Frame {
     region: bool,
     /// A `class`/`interface` keyword was met at this level and its body has not opened yet.
     heading: bool,
-    /// TypeScript: -1, or the depth of `<` since an `extends` at this level (a `?` at depth
+    /// In a heading: the depth of `<` (its type parameters, where an `extends` is a
+    /// constraint that may hold a conditional type, not the heading's own `extends`).
+    heading_angles: u16,
+    /// TypeScript: the `extends` at this level whose conditional type's `?` has not come yet
+    /// (`A extends <V>() => V extends B ? 1 : 2 ? x : y` has two).
+    pending: u16,
+    /// TypeScript: with `pending`, the depth of `<` since the first of them (a `?` at depth
     /// 0 is a conditional type's).
     extends: i32,
     /// A brace of JSX (an attribute value, a spread attribute or an expression container):
@@ -118,7 +125,9 @@ impl Frame {
             cond: false,
             region: false,
             heading: false,
-            extends: -1,
+            heading_angles: 0,
+            pending: 0,
+            extends: 0,
             jsx: false,
         }
     }
@@ -502,8 +511,11 @@ impl<'a> Scanner<'a> {
                     let eq = self.at(self.i + n) == b'=';
                     if !eq && self.ts {
                         let f = self.frame();
-                        if f.extends >= 0 {
+                        if f.pending > 0 {
                             f.extends += n as i32;
+                        }
+                        if f.heading {
+                            f.heading_angles = f.heading_angles.saturating_add(n as u16);
                         }
                     }
                     self.op(n + usize::from(eq), true, true);
@@ -520,9 +532,11 @@ impl<'a> Scanner<'a> {
                             if f.extends > 0 {
                                 f.extends -= 1;
                             } else {
-                                f.extends = -1;
+                                // The `>` of generic parameters `<T extends U>`.
+                                f.pending = 0;
                             }
                         }
+                        f.heading_angles = f.heading_angles.saturating_sub(n as u16);
                     }
                     self.op(n + usize::from(eq), true, false);
                 }
@@ -563,7 +577,8 @@ impl<'a> Scanner<'a> {
                 b',' => self.punct(b',', true),
                 b';' => {
                     if self.ts {
-                        self.frame().extends = -1;
+                        let f = self.frame();
+                        (f.pending, f.extends) = (0, 0);
                     }
                     self.punct(b';', false);
                 }
@@ -608,7 +623,7 @@ impl<'a> Scanner<'a> {
             let f = self.frame();
             if f.extends == 0 {
                 // `<T extends U, V>`, `<T extends U = V>`.
-                f.extends = -1;
+                (f.pending, f.extends) = (0, 0);
             }
         }
         self.i += 1;
@@ -836,8 +851,11 @@ impl<'a> Scanner<'a> {
             b"interface" if self.ts && !self.keyword_is_name(dot) => self.frame().heading = true,
             b"extends" if self.ts => {
                 let f = self.frame();
-                if !f.heading {
-                    f.extends = 0;
+                // Not the heading's own `extends` (a constraint in its type parameters is),
+                // and not one inside the type arguments of an earlier `extends`
+                // (`X extends Y<infer U extends Z> ? …`: the depth stays the outer one's).
+                if (!f.heading || f.heading_angles > 0) && f.extends == 0 {
+                    f.pending = f.pending.saturating_add(1);
                 }
                 next = (true, true);
             }
@@ -1142,9 +1160,13 @@ impl<'a> Scanner<'a> {
             let f = self.frame();
             if mark || adjacent_call {
                 false
-            } else if f.extends == 0 {
+            } else if f.pending > 0 && f.extends == 0 {
                 // A conditional type; a chained one has its own `extends`.
-                f.extends = -1;
+                f.pending -= 1;
+                false
+            } else if f.pending > 0 {
+                // A conditional type nested in the type arguments of an `extends` clause
+                // (types hold no conditional expressions).
                 false
             } else {
                 true
@@ -1346,6 +1368,10 @@ mod tests {
     const TS_IDIOMS: &[&str] = &[
         r#"const f = <T extends object>(x: T): T extends string ? 1 : 2 => (x ? 1 : 2) as any;"#,
         r#"type G<T = X extends Y ? 1 : 2> = T;"#,
+        "interface Call<F extends Function, R = F extends (...a: any) => infer T ? T\n    : F extends abstract new(...a: any) => infer T ? T\n    : unknown> extends Base<F> { t: F extends Function ? F : undefined; m<O extends object>(o: O): O[keyof O] extends Function ? 1 : never; }",
+        "class Box<T extends object = T extends string ? {} : object> extends Base<T> implements I { v = this.x ? 1 : 2; }",
+        "type R<O, D> = O extends Opts<infer T extends Date> ? T : D extends Date ? D : O extends Map<infer K extends string, V extends 1 ? 2 : 3> ? K : never;",
+        "type Eq<T, U> = (<V>() => V extends T ? 1 : 2) extends <V>() => V extends U ? 1 : 2 ? true : false;\nconst z = a ? b : c;",
         r#"function g<T>(x: T extends string ? 1 : 2, y?: number) { return y ? x : 0; }"#,
         r#"const u = useCallback<(a?: number) => void>((a) => a && b(), []);"#,
         r#"let x: typeof import('./m') = a!.b ? a! : b;"#,
