@@ -174,7 +174,9 @@ impl Lexer<'_> {
         while self.i < self.src.len() {
             let b = self.src[self.i];
             match b {
-                b' ' | b'\t' | b'\x0c' => self.i += 1,
+                // tree-sitter skips a vertical tab as any space (at a line's start it is no
+                // indentation: the first token's check below gives up on it).
+                b' ' | b'\t' | b'\x0c' | b'\x0b' => self.i += 1,
                 b'\r' => {
                     if self.peek(1) != b'\n' {
                         return None;
@@ -751,6 +753,13 @@ mod tests {
         let src = "\"\"\"a\\n\n\nb {{x}}\n\"\"\"\nfrom x import (\n    a,\n    # c\n)\n";
         assert_eq!(lex(src.as_bytes()).unwrap().lines, 6);
         agrees(src);
+    }
+
+    #[test]
+    fn a_vertical_tab_is_a_space() {
+        agrees("\x0b\x0b\ncrypB\nx = 1 \x0b+ 2\n");
+        assert_eq!(lex(b"\x0b\x0b\ncrypB\n").unwrap().lines, 1);
+        assert_eq!(lex(b"\x0bx = 1\n"), None);
     }
 
     #[test]
