@@ -286,7 +286,8 @@ impl Parsers {
     /// finds the import statements and calls, and tree-sitter parses only those. A file the
     /// scan cannot follow, or whose import statements do not parse, is parsed in full
     /// ([`Parsers::extract_full`]), which names the line of its first syntax error; a syntax
-    /// error the scan does not notice (`def f(:`) is not reported on this path.
+    /// error the scan does not notice (`x = 1 +` on a line of its own) is not reported on this
+    /// path.
     pub fn extract(&mut self, path: &str, lang: Language, source: &[u8]) -> Extracted {
         self.extract_lexed(path, lang, source)
             .unwrap_or_else(|| self.extract_with(path, lang, source, true))

@@ -10,9 +10,9 @@
 //!   `export … from`, `require(…)`, `import(…)`), which tree-sitter then parses on their own.
 //!
 //! A scanner that meets anything it cannot follow with certainty (an unterminated string,
-//! a bracket that does not match, an indentation that returns to no enclosing level, JSX
-//! where it does not lex JSX) returns `None`, and the file is parsed in full, which also names
-//! the line of its first syntax error.
+//! a bracket that does not match, an indentation that returns to no enclosing level, JSX it
+//! does not follow) returns `None`, and the file is parsed in full, which also names the line
+//! of its first syntax error.
 
 pub(crate) mod js;
 pub(crate) mod python;

@@ -13,9 +13,10 @@
 //!
 //! It gives up (`None`) on an unterminated string, a bracket that does not match, an
 //! indentation that returns to no enclosing level or that is missing after a block header,
-//! a stray backslash or carriage return, an `import` that
-//! does not start its statement, and f-string fields it does not follow (a backslash, a
-//! comment or the enclosing string's closing quote inside the field).
+//! anything but spaces, tabs and form feeds before a line's first token, a stray backslash or
+//! carriage return, an `import` that does not start its statement, and f-string fields it
+//! does not follow (a backslash, a comment or the enclosing string's closing quote inside the
+//! field).
 
 use super::{Lexed, LineCounter, Region};
 
